@@ -1,0 +1,115 @@
+"""Command line: `hubspot-emulator` or `python -m target_hubspot_contacts.emulator`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from target_hubspot_contacts.emulator.server import HubSpotEmulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The emulator's command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="hubspot-emulator",
+        description="Serve a local HubSpot contacts API on loopback until SIGTERM or Ctrl-C.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 = any free port)")
+    parser.add_argument("--port-file", type=Path, help="write the chosen port here once listening")
+    parser.add_argument(
+        "--token", default="pat-test", help="private-app token to accept ('' = none)"
+    )
+    parser.add_argument(
+        "--scopes",
+        help="comma-separated scopes granted to every token (default: all contact scopes)",
+    )
+    parser.add_argument(
+        "--rate-limit", type=int, default=190, help="calls per window (0 = no limit)"
+    )
+    parser.add_argument("--interval-ms", type=int, default=10_000, help="rolling window length")
+    parser.add_argument(
+        "--daily-limit", type=int, default=1_000_000, help="calls per day (0 = no limit)"
+    )
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every call")
+    parser.add_argument(
+        "--token-ttl", type=int, default=1800, help="OAuth access token lifetime (s)"
+    )
+    parser.add_argument(
+        "--oauth-client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET:REFRESH",
+        help="accept this OAuth app and refresh token (repeatable)",
+    )
+    parser.add_argument(
+        "--rotate-refresh-tokens", action="store_true", help="issue a new refresh token per refresh"
+    )
+    return parser
+
+
+def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
+    """An emulator configured from parsed options."""
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()] if args.scopes else None
+    emulator = HubSpotEmulator(
+        access_token=args.token or None,
+        scopes=scopes,
+        rate_limit=args.rate_limit or None,
+        interval_ms=args.interval_ms,
+        daily_limit=args.daily_limit or None,
+        latency=args.latency_ms / 1000,
+        token_ttl=args.token_ttl,
+        host=args.host,
+        port=args.port,
+    )
+    for spec in args.oauth_client:
+        client_id, client_secret, refresh_token = spec.split(":", 2)
+        emulator.add_oauth_client(
+            client_id, client_secret, refresh_token, rotate=args.rotate_refresh_tokens
+        )
+    return emulator
+
+
+def _write_port_file(path: Path, port: int) -> None:
+    """Write atomically, so a script polling for the file never reads it half written."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(f"{port}\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until SIGTERM or SIGINT; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if any(spec.count(":") < 2 for spec in args.oauth_client):
+        parser.error("--oauth-client takes ID:SECRET:REFRESH")
+    stopping = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    emulator = build_emulator(args)
+    try:
+        emulator.start()
+    except OSError as exc:
+        parser.exit(1, f"hubspot-emulator: cannot listen on {args.host}:{args.port}: {exc}\n")
+    try:
+        if args.port_file:
+            _write_port_file(args.port_file, emulator.port)
+        print(f"HubSpot emulator listening on {emulator.url}", flush=True)
+        while not stopping.wait(0.2):
+            pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,651 @@
+"""Turn Singer records into HubSpot contact properties: field matching and value coercion.
+
+Pure functions, no HTTP. HubSpot takes every property value as a string; this module
+decides which record field feeds which property and renders each value in the format
+HubSpot's property type expects, rejecting values it would refuse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from target_hubspot_contacts.errors import ConfigurationError
+
+MAX_STRING_LENGTH = 65_536
+NULL_VALUES = ("skip", "clear")
+
+_UTC = dt.timezone.utc
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
+_EPOCH_MS_THRESHOLD = 10**11  # above this an epoch number is read as milliseconds
+_MAX_DECIMAL_EXPONENT = 1000  # guards against rendering 1E+999999999 as a billion digits
+_SHOWN_OPTIONS = 20
+_SHOWN_CHARS = 80
+
+_NAME_NOISE = re.compile(r"[\s_\-]+")
+_NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_ISO = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})"
+    r"(?:[Tt ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?"
+    r"(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
+_FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off"})
+
+
+# --- property definitions -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PropertyOption:
+    """One choice of an enumeration property: internal value and display label."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class PropertyDefinition:
+    """The parts of a HubSpot contact property definition that mapping needs."""
+
+    name: str
+    label: str
+    type: str
+    field_type: str
+    options: tuple[PropertyOption, ...] = ()
+    unique: bool = False
+    read_only: bool = False
+
+    @classmethod
+    def from_api(cls, payload: dict) -> PropertyDefinition:
+        """Build from one item of `GET /crm/v3/properties/contacts`; missing keys get defaults."""
+        name = str(payload.get("name") or "")
+        metadata = payload.get("modificationMetadata") or {}
+        options = tuple(
+            PropertyOption(value=str(option["value"]), label=str(option.get("label") or ""))
+            for option in payload.get("options") or ()
+            if isinstance(option, Mapping) and option.get("value") is not None
+        )
+        return cls(
+            name=name,
+            label=str(payload.get("label") or name),
+            type=str(payload.get("type") or "string"),
+            field_type=str(payload.get("fieldType") or "text"),
+            options=options,
+            unique=bool(payload.get("hasUniqueValue")),
+            read_only=bool(metadata.get("readOnlyValue")) or bool(payload.get("calculated")),
+        )
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+class CoercionError(ValueError):
+    """A value cannot be written to a property; `code` is HubSpot-like, `reason` human text."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class RecordRejected(Exception):  # noqa: N818 - the sink's interface names it so
+    """A record that cannot be sent, with the field, property, value and why."""
+
+    def __init__(self, field: str, property: str, value: object, code: str, reason: str) -> None:
+        super().__init__(field, property, value, code, reason)
+        self.field = field
+        self.property = property
+        self.value = value
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"field {self.field!r} (HubSpot property {self.property!r}): {self.reason}"
+
+
+def _show(value: object) -> str:
+    """Render a value for an error message, shortened so huge strings stay readable."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+# --- coercion: numbers and text ----------------------------------------------------------
+
+
+def _plain_decimal(number: Decimal, original: object) -> str:
+    """Render a finite Decimal without exponent or trailing fractional zeros ("1.50" -> "1.5")."""
+    if not number.is_finite():
+        raise CoercionError("INVALID_NUMBER", f"{_show(original)} is not a finite number")
+    if abs(number.adjusted()) > _MAX_DECIMAL_EXPONENT:
+        raise CoercionError("INVALID_NUMBER", f"{_show(original)} is out of range")
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _to_number(value: object) -> str:
+    """Plain decimal string from an int, Decimal, float or numeric string."""
+    if isinstance(value, bool):
+        raise CoercionError("INVALID_NUMBER", f"{_show(value)} is a boolean, not a number")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return _plain_decimal(value, value)
+    if isinstance(value, float):
+        # repr gives the shortest round-tripping digits, so 0.1 stays 0.1.
+        return _plain_decimal(Decimal(repr(value)), value)
+    if isinstance(value, str) and _NUMERIC.fullmatch(value.strip()):
+        return _plain_decimal(Decimal(value.strip()), value)
+    raise CoercionError("INVALID_NUMBER", f"{_show(value)} is not a number")
+
+
+def _json_text(value: object) -> str:
+    """Compact JSON that writes Decimals (and floats) as plain numbers."""
+    if isinstance(value, Mapping):
+        items = (f"{_json_text(str(key))}:{_json_text(item)}" for key, item in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_json_text(item) for item in value) + "]"
+    if isinstance(value, (Decimal, float)):
+        return _to_number(value)
+    if isinstance(value, (dt.date, dt.time)):
+        return json.dumps(value.isoformat())
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _scalar_text(value: object) -> str:
+    """Text for a scalar: bools as true/false, numbers plain, dates ISO, containers as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, Decimal, float)):
+        return _to_number(value)
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (Mapping, list, tuple)):
+        return _json_text(value)
+    return str(value)
+
+
+def _to_text(value: object) -> str:
+    """Text for string-like properties: NULs removed, at most 65,536 characters."""
+    text = _scalar_text(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if len(text) > MAX_STRING_LENGTH:
+        raise CoercionError(
+            "INVALID_LONG_STRING",
+            f"{_show(value)} is {len(text):,} characters long "
+            f"(HubSpot allows at most {MAX_STRING_LENGTH:,})",
+        )
+    return text
+
+
+def _to_email(value: object) -> str:
+    """A trimmed email address; case is kept (HubSpot lowercases it)."""
+    text = _to_text(value).strip()
+    if not _EMAIL.fullmatch(text):
+        raise CoercionError("INVALID_EMAIL", f"{_show(value)} is not a valid email address")
+    return text
+
+
+def _to_bool(value: object) -> str:
+    """`true`/`false` from a bool, 0/1 or a yes/no-style word."""
+    if isinstance(value, int) and value in (0, 1):  # bools are ints too
+        return "true" if value else "false"
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE_WORDS:
+            return "true"
+        if word in _FALSE_WORDS:
+            return "false"
+    raise CoercionError(
+        "INVALID_BOOLEAN", f"{_show(value)} is not a boolean (expected true/false, yes/no, 1/0)"
+    )
+
+
+# --- coercion: dates and times -----------------------------------------------------------
+
+
+def _parse_iso(text: str) -> dt.date | dt.datetime | None:
+    """Parse an ISO 8601 date or date-time (`Z` or offsets allowed); None if it is not one."""
+    match = _ISO.fullmatch(text.strip())
+    if not match:
+        return None
+    part = match.groupdict()
+    try:
+        if part["h"] is None:
+            return dt.date(int(part["y"]), int(part["mo"]), int(part["d"]))
+        micro = int((part["f"] or "0")[:6].ljust(6, "0"))
+        fields = (part["y"], part["mo"], part["d"], part["h"], part["mi"], part["s"] or "0")
+        return dt.datetime(*map(int, fields), micro, tzinfo=_parse_offset(part["tz"]))
+    except ValueError:
+        return None
+
+
+def _parse_offset(text: str | None) -> dt.tzinfo | None:
+    """`Z`, `+HH`, `+HHMM` or `+HH:MM` as a timezone; None for no offset."""
+    if text is None:
+        return None
+    if text in ("Z", "z"):
+        return _UTC
+    digits = text[1:].replace(":", "")
+    delta = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    return dt.timezone(-delta if text[0] == "-" else delta)
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    """Aware UTC datetime; naive ones are taken as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=_UTC)
+    return moment.astimezone(_UTC)
+
+
+def _epoch_number(value: object) -> int | None:
+    """An int (not bool) or a string of digits as an int; None otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return int(value.strip())
+    return None
+
+
+def _from_epoch(number: int, *, milliseconds: bool) -> dt.datetime:
+    """UTC datetime for an epoch count; raises OverflowError/ValueError when out of range."""
+    delta = dt.timedelta(milliseconds=number) if milliseconds else dt.timedelta(seconds=number)
+    return _EPOCH + delta
+
+
+def _moment(value: object, *, ms_only: bool) -> dt.date | dt.datetime | None:
+    """A date or UTC datetime from any accepted input; None if the value is not one."""
+    try:
+        if isinstance(value, dt.datetime):
+            return _as_utc(value)
+        if isinstance(value, dt.date):
+            return value
+        number = _epoch_number(value)
+        if number is not None:
+            milliseconds = ms_only or abs(number) > _EPOCH_MS_THRESHOLD
+            return _from_epoch(number, milliseconds=milliseconds)
+        parsed = _parse_iso(value) if isinstance(value, str) else None
+        return _as_utc(parsed) if isinstance(parsed, dt.datetime) else parsed
+    except (OverflowError, ValueError):  # outside the years 1..9999
+        return None
+
+
+def _to_date(value: object) -> str:
+    """`YYYY-MM-DD` (the UTC date) from a date, datetime, ISO string or epoch milliseconds."""
+    moment = _moment(value, ms_only=True)
+    if moment is None:
+        raise CoercionError("INVALID_DATE", f"{_show(value)} is not a date (expected YYYY-MM-DD)")
+    day = moment.date() if isinstance(moment, dt.datetime) else moment
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+
+
+def _to_datetime(value: object) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC; milliseconds are truncated, not rounded."""
+    moment = _moment(value, ms_only=False)
+    if moment is None:
+        raise CoercionError(
+            "INVALID_DATETIME",
+            f"{_show(value)} is not a date-time "
+            "(expected ISO 8601 such as 2024-05-01T13:45:00Z, or epoch seconds/milliseconds)",
+        )
+    if not isinstance(moment, dt.datetime):
+        moment = dt.datetime(moment.year, moment.month, moment.day, tzinfo=_UTC)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+# --- coercion: enumerations --------------------------------------------------------------
+
+
+def _option_key(value: object) -> str:
+    return _scalar_text(value).strip().casefold()
+
+
+def _enumeration_coercer(definition: PropertyDefinition) -> Callable[[object], str]:
+    """Coercer resolving option values or labels (case-insensitive) to option values."""
+    lookup: dict[str, str] = {}
+    for option in definition.options:  # values take precedence over labels
+        lookup.setdefault(option.value.strip().casefold(), option.value)
+    for option in definition.options:
+        lookup.setdefault(option.label.strip().casefold(), option.value)
+    values = [option.value for option in definition.options]
+    allowed = ", ".join(values[:_SHOWN_OPTIONS])
+    if len(values) > _SHOWN_OPTIONS:
+        allowed += f" and {len(values) - _SHOWN_OPTIONS} more"
+
+    def resolve(item: object, original: object) -> str:
+        found = lookup.get(_option_key(item))
+        if found is None:
+            raise CoercionError(
+                "INVALID_OPTION",
+                f"{_show(original)} is not an option of this property (allowed values: {allowed})",
+            )
+        return found
+
+    def single(value: object) -> str:
+        if isinstance(value, (list, tuple)):
+            raise CoercionError(
+                "INVALID_OPTION", f"{_show(value)} is a list but this property takes one option"
+            )
+        return resolve(value, value)
+
+    def multiple(value: object) -> str:
+        items = value if isinstance(value, (list, tuple)) else _scalar_text(value).split(";")
+        chosen = (resolve(item, value) for item in items if _option_key(item))
+        return ";".join(dict.fromkeys(chosen))
+
+    return multiple if definition.field_type == "checkbox" else single
+
+
+_TYPE_COERCERS: dict[str, Callable[[object], str]] = {
+    "date": _to_date,
+    "datetime": _to_datetime,
+    "bool": _to_bool,
+    "number": _to_number,
+}
+
+
+def _coercer_for(definition: PropertyDefinition) -> Callable[[object], str]:
+    """The coercion function for one property, chosen once per stream."""
+    if definition.type in _TYPE_COERCERS:
+        return _TYPE_COERCERS[definition.type]
+    # Enumerations without listed options (e.g. owner ids) cannot be checked: send as text.
+    if definition.type == "enumeration" and definition.options:
+        return _enumeration_coercer(definition)
+    if definition.name == "email":
+        return _to_email
+    return _to_text
+
+
+def coerce_value(definition: PropertyDefinition, value: object) -> str:
+    """Render a non-None value as HubSpot expects for this property; raises CoercionError."""
+    return _coercer_for(definition)(value)
+
+
+# --- field matching ----------------------------------------------------------------------
+
+
+def normalize_name(text: str) -> str:
+    """Comparison key ignoring case, whitespace, `_` and `-`: "First Name" -> "firstname"."""
+    return _NAME_NOISE.sub("", text).casefold()
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    """Which record fields feed which HubSpot properties, decided once per stream schema."""
+
+    targets: dict[str, str]
+    id_field: str
+    id_property: str
+    unmatched: tuple[str, ...]
+    read_only: tuple[str, ...]
+
+
+def _can_identify(definition: PropertyDefinition) -> bool:
+    return definition.name == "email" or (definition.unique and not definition.read_only)
+
+
+def _check_id_property(id_property: str, properties: Mapping[str, PropertyDefinition]) -> None:
+    """Fail unless HubSpot can upsert contacts by this property."""
+    definition = properties.get(id_property)
+    if definition is not None and _can_identify(definition):
+        return
+    unique = sorted(name for name, prop in properties.items() if prop.unique and not prop.read_only)
+    problem = "does not exist" if definition is None else "does not have unique values"
+    raise ConfigurationError(
+        f"id_property {id_property!r} {problem} in this portal: HubSpot upserts contacts only "
+        "by 'email' or by a property created with unique values (hasUniqueValue). "
+        f"Unique properties in this portal: {', '.join(unique) or 'none'}."
+    )
+
+
+def _check_explicit(
+    explicit_mapping: Mapping[str, str], properties: Mapping[str, PropertyDefinition]
+) -> None:
+    """Fail on a property_mapping entry that names a property the portal does not have."""
+    for field, target in explicit_mapping.items():
+        if target not in properties:
+            similar = sorted(
+                name for name in properties if normalize_name(name) == normalize_name(target)
+            )
+            hint = f" Did you mean {', '.join(similar)}?" if similar else ""
+            raise ConfigurationError(
+                f"property_mapping maps field {field!r} to HubSpot property {target!r}, "
+                f"which does not exist (use the property's internal name).{hint}"
+            )
+
+
+def _name_index(properties: Mapping[str, PropertyDefinition]) -> dict[str, set[str]]:
+    """Normalized name and label -> names of the properties they belong to."""
+    index: dict[str, set[str]] = {}
+    for name, definition in properties.items():
+        for key in {normalize_name(name), normalize_name(definition.label)} - {""}:
+            index.setdefault(key, set()).add(name)
+    return index
+
+
+def _match(
+    field: str, properties: Mapping[str, PropertyDefinition], index: dict[str, set[str]]
+) -> str | None:
+    """The property a field matches by name or label, None if none; ambiguity is an error."""
+    if field in properties:  # an exact internal name is never ambiguous
+        return field
+    candidates = sorted(index.get(normalize_name(field), ()))
+    if len(candidates) > 1:
+        raise ConfigurationError(
+            f"field {field!r} matches several HubSpot properties: {', '.join(candidates)}. "
+            f'Pick one with property_mapping, e.g. {{"{field}": "{candidates[0]}"}}.'
+        )
+    return candidates[0] if candidates else None
+
+
+def _check_no_shared_targets(targets: Mapping[str, str]) -> None:
+    """Fail when two fields would write the same property (which value wins is unclear)."""
+    seen: dict[str, str] = {}
+    for field, target in targets.items():
+        if target in seen:
+            raise ConfigurationError(
+                f"fields {seen[target]!r} and {field!r} both map to HubSpot property "
+                f"{target!r}; map one elsewhere with property_mapping or drop it with stream_maps."
+            )
+        seen[target] = field
+
+
+def _missing_id_error(id_property: str, definition: PropertyDefinition) -> ConfigurationError:
+    label = f" (or its label {definition.label!r})" if definition.label != id_property else ""
+    return ConfigurationError(
+        f"the stream has no field for HubSpot property {id_property!r}, which identifies "
+        f"contacts for the upsert. Name a field {id_property!r}{label}, or map one with "
+        f'property_mapping, e.g. {{"<your field>": "{id_property}"}}.'
+    )
+
+
+def plan_fields(
+    field_names: Iterable[str],
+    properties: Mapping[str, PropertyDefinition],
+    *,
+    id_property: str = "email",
+    explicit_mapping: Mapping[str, str] | None = None,
+) -> FieldPlan:
+    """Decide for each stream field which HubSpot property it writes; raises ConfigurationError."""
+    explicit_mapping = explicit_mapping or {}
+    _check_id_property(id_property, properties)
+    _check_explicit(explicit_mapping, properties)
+    index = _name_index(properties)
+    targets: dict[str, str] = {}
+    unmatched: list[str] = []
+    read_only: list[str] = []
+    for field in field_names:
+        target = explicit_mapping.get(field) or _match(field, properties, index)
+        if target is None:
+            unmatched.append(field)
+        elif properties[target].read_only:
+            read_only.append(field)
+        else:
+            targets[field] = target
+    _check_no_shared_targets(targets)
+    id_field = next((field for field, target in targets.items() if target == id_property), None)
+    if id_field is None:
+        raise _missing_id_error(id_property, properties[id_property])
+    return FieldPlan(
+        targets=targets,
+        id_field=id_field,
+        id_property=id_property,
+        unmatched=tuple(unmatched),
+        read_only=tuple(read_only),
+    )
+
+
+# --- record mapping ----------------------------------------------------------------------
+
+_ABSENT = object()
+_FieldStep = tuple[str, str, Callable[[object], str], bool]
+
+
+def _field_step(field: str, target: str, definition: PropertyDefinition) -> _FieldStep:
+    """(field, property, coercer, whether a blank string counts as null) for the hot loop."""
+    coercer = _coercer_for(definition)
+    # "" is a real value only for free text; for typed properties it means "no value".
+    return field, target, coercer, coercer is not _to_text
+
+
+class RecordMapper:
+    """Maps one stream's records; built once per stream schema.
+
+    `id_field` and `id_property` are public: the sink reads the raw id of a rejected record.
+    """
+
+    def __init__(
+        self,
+        plan: FieldPlan,
+        properties: Mapping[str, PropertyDefinition],
+        *,
+        null_values: str = "skip",
+    ) -> None:
+        if null_values not in NULL_VALUES:
+            raise ConfigurationError(
+                f"null_values must be one of {', '.join(NULL_VALUES)}, not {null_values!r}"
+            )
+        self._clear = null_values == "clear"
+        self.id_field = plan.id_field
+        self.id_property = plan.id_property
+        self._id_coercer = _coercer_for(properties[plan.id_property])
+        self._fields = tuple(
+            _field_step(field, target, properties[target])
+            for field, target in plan.targets.items()
+            if field != plan.id_field
+        )
+
+    def map(self, record: Mapping[str, object]) -> tuple[str, dict[str, str]]:
+        """Return (id value, {property: value}) for one record; raises RecordRejected."""
+        id_value = self._id_value(record)
+        properties = {self.id_property: id_value}
+        for field, target, coerce, blank_is_null in self._fields:
+            value = record.get(field, _ABSENT)
+            if value is _ABSENT:
+                continue
+            if value is None or (blank_is_null and isinstance(value, str) and not value.strip()):
+                if self._clear:
+                    properties[target] = ""
+                continue
+            try:
+                properties[target] = coerce(value)
+            except CoercionError as error:
+                raise RecordRejected(field, target, value, error.code, error.reason) from None
+        return id_value, properties
+
+    def _id_value(self, record: Mapping[str, object]) -> str:
+        """The trimmed, coerced id value; MISSING_ID when absent, null or blank."""
+        value = record.get(self.id_field)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise self._missing_id(value)
+        try:
+            id_value = self._id_coercer(value).strip()
+        except CoercionError as error:
+            raise RecordRejected(
+                self.id_field, self.id_property, value, error.code, error.reason
+            ) from None
+        if not id_value:  # e.g. nothing but NUL characters
+            raise self._missing_id(value)
+        return id_value
+
+    def _missing_id(self, value: object) -> RecordRejected:
+        return RecordRejected(
+            self.id_field,
+            self.id_property,
+            value,
+            "MISSING_ID",
+            "the record has no id value (missing, null or blank); "
+            "HubSpot needs it to upsert the contact",
+        )
+
+
+# --- creating properties for unmatched fields --------------------------------------------
+
+
+def _schema_types(schema: Mapping[str, object]) -> tuple[set[str], str | None]:
+    """The non-null JSON types a schema allows (through `anyOf`) and its string format."""
+    declared = schema.get("type")
+    types = {declared} if isinstance(declared, str) else set(declared or ())
+    fmt = schema.get("format") if isinstance(schema.get("format"), str) else None
+    for branch in schema.get("anyOf") or ():
+        if isinstance(branch, Mapping):
+            branch_types, branch_fmt = _schema_types(branch)
+            types |= branch_types
+            fmt = fmt or branch_fmt
+    return types - {"null"}, fmt
+
+
+def _infer_type(schema: Mapping[str, object]) -> tuple[str, str]:
+    """HubSpot (type, fieldType) for a JSON schema."""
+    types, fmt = _schema_types(schema)
+    if types == {"string"}:
+        return {"date": ("date", "date"), "date-time": ("datetime", "date")}.get(
+            fmt or "", ("string", "text")
+        )
+    if types and types <= {"integer", "number"}:
+        return "number", "number"
+    if types == {"boolean"}:
+        return "bool", "booleancheckbox"
+    return "string", "textarea"
+
+
+def _internal_name(field_name: str) -> str:
+    """HubSpot-safe internal name: ASCII lowercase, digits and `_`, starting with a letter."""
+    name = re.sub(r"[^a-z0-9]+", "_", field_name.lower()).strip("_") or "field"
+    return name if name[0].isalpha() else f"p_{name}"
+
+
+def infer_property_definition(field_name: str, field_schema: Mapping[str, object]) -> dict:
+    """The POST body that creates a custom contact property for an unmatched field."""
+    hubspot_type, field_type = _infer_type(field_schema)
+    body: dict[str, object] = {
+        "name": _internal_name(field_name),
+        "label": field_name,
+        "type": hubspot_type,
+        "fieldType": field_type,
+        "groupName": "contactinformation",
+    }
+    if hubspot_type == "bool":
+        body["options"] = [
+            {"label": "True", "value": "true"},
+            {"label": "False", "value": "false"},
+        ]
+    return body

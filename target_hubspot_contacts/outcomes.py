@@ -1,0 +1,136 @@
+"""What became of each record: counters for the run summary, and the rejects file."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import json
+import os
+import pathlib
+import re
+import typing as t
+
+if t.TYPE_CHECKING:
+    import logging
+
+_VALUE_ERRORS_PREFIX = re.compile(r"^Property values were not valid:\s*")
+
+
+@dataclasses.dataclass(frozen=True)
+class Reason:
+    """Why a record was rejected, in HubSpot's terms where HubSpot said it."""
+
+    source: str  # "local" (refused before sending) or "hubspot"
+    message: str
+    category: str | None = None
+    code: str | None = None
+    property: str | None = None
+    field: str | None = None
+    correlation_id: str | None = None
+
+    def as_dict(self) -> dict:
+        """The reason without empty parts, for the rejects file."""
+        return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
+
+
+def reason_from_hubspot_error(error: t.Mapping[str, t.Any], correlation_id: str | None) -> Reason:
+    """Read a per-input error (207) or a whole-call error body (400) into a Reason."""
+    message = str(error.get("message") or "HubSpot rejected the record without a message")
+    details = _property_errors(message)
+    code = details.get("error")
+    for item in error.get("errors") or []:
+        code = code or item.get("code")
+    return Reason(
+        source="hubspot",
+        message=details.get("message") or message,
+        category=error.get("category"),
+        code=code,
+        property=details.get("name"),
+        correlation_id=correlation_id or error.get("correlationId"),
+    )
+
+
+def _property_errors(message: str) -> dict:
+    """The first entry of the JSON list HubSpot embeds after 'Property values were not valid:'."""
+    match = _VALUE_ERRORS_PREFIX.match(message)
+    if not match:
+        return {}
+    try:
+        entries = json.loads(message[match.end() :])
+    except ValueError:
+        return {}
+    if isinstance(entries, list) and entries and isinstance(entries[0], dict):
+        return entries[0]
+    return {}
+
+
+@dataclasses.dataclass
+class RunCounts:
+    """Contacts created, updated and rejected in this run."""
+
+    created: int = 0
+    updated: int = 0
+    rejected: int = 0
+
+
+class Rejects:
+    """Records rejected in this run: appended to the rejects file when one is set, else logged.
+
+    A rejected record counts as settled (STATE may move past it) only once it is on disk.
+    """
+
+    def __init__(self, path: str | None, logger: logging.Logger) -> None:
+        self.path = path
+        self._logger = logger
+        self._file = None
+
+    @property
+    def durable(self) -> bool:
+        """Whether rejected records are kept on disk (and so may be passed by STATE)."""
+        return self.path is not None
+
+    def record(self, entries: list[tuple[str, str, dict, Reason]]) -> None:
+        """Keep (stream, id, record, reason) entries; on disk before this returns."""
+        for stream, id_value, _record, reason in entries:
+            self._logger.error(
+                "Rejected record from stream '%s' (id %r): %s", stream, id_value, _one_line(reason)
+            )
+        if self.path is None or not entries:
+            return
+        if self._file is None:
+            path = pathlib.Path(self.path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("a", encoding="utf-8")
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        for stream, id_value, record, reason in entries:
+            line = {
+                "rejected_at": now,
+                "stream": stream,
+                "id": id_value,
+                "reason": reason.as_dict(),
+                "record": record,
+            }
+            self._file.write(json.dumps(line, default=_json_default, ensure_ascii=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """Close the rejects file if it was opened."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _one_line(reason: Reason) -> str:
+    where = f"property '{reason.property}': " if reason.property else ""
+    code = f" [{reason.code}]" if reason.code else ""
+    return f"{where}{reason.message}{code}"
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return repr(value)

@@ -1,0 +1,127 @@
+"""The portal's contact properties, read once per run, and the record mapper for each stream."""
+
+from __future__ import annotations
+
+import typing as t
+
+from target_hubspot_contacts.errors import ConfigurationError
+from target_hubspot_contacts.mapping import (
+    PropertyDefinition,
+    RecordMapper,
+    infer_property_definition,
+    plan_fields,
+)
+
+if t.TYPE_CHECKING:
+    import logging
+
+    from target_hubspot_contacts.client import HubSpotClient
+
+# Singer metadata columns (`_sdc_extracted_at`, a tap's `_sdc_filename`) are never contact data.
+SINGER_METADATA_PREFIX = "_sdc_"
+
+
+class Portal:
+    """Knows the portal's contact properties and builds a mapper per stream schema."""
+
+    def __init__(
+        self,
+        client: HubSpotClient,
+        *,
+        id_property: str,
+        property_mapping: t.Mapping[str, str],
+        unmapped_fields: str,
+        create_missing_properties: bool,
+        null_values: str,
+        logger: logging.Logger,
+    ) -> None:
+        self._client = client
+        self._id_property = id_property
+        self._property_mapping = dict(property_mapping)
+        self._unmapped_fields = unmapped_fields
+        self._create_missing = create_missing_properties
+        self._null_values = null_values
+        self._logger = logger
+        self._properties: dict[str, PropertyDefinition] | None = None
+        self._warned_fields: set[str] = set()
+
+    @property
+    def properties(self) -> dict[str, PropertyDefinition]:
+        """Contact property definitions by internal name, fetched on first use."""
+        if self._properties is None:
+            definitions = self._client.contact_properties()
+            self._properties = {}
+            for payload in definitions:
+                definition = PropertyDefinition.from_api(payload)
+                self._properties[definition.name] = definition
+            self._logger.info("Read %d contact property definitions.", len(self._properties))
+        return self._properties
+
+    def mapper_for(self, stream_name: str, schema: t.Mapping[str, t.Any]) -> RecordMapper:
+        """Plan how this stream's fields become properties; warn or fail on the leftovers."""
+        field_schemas = {
+            field: field_schema
+            for field, field_schema in (schema.get("properties") or {}).items()
+            if not field.startswith(SINGER_METADATA_PREFIX)
+        }
+        plan = self._plan(stream_name, field_schemas)
+        if plan.unmatched and self._create_missing:
+            self._create_properties(plan.unmatched, field_schemas)
+            plan = self._plan(stream_name, field_schemas)
+        self._report_leftovers(stream_name, plan.unmatched, plan.read_only)
+        return RecordMapper(plan, self.properties, null_values=self._null_values)
+
+    def _plan(self, stream_name: str, field_schemas: t.Mapping[str, t.Any]):
+        try:
+            return plan_fields(
+                field_schemas.keys(),
+                self.properties,
+                id_property=self._id_property,
+                explicit_mapping=self._property_mapping,
+            )
+        except ConfigurationError as exc:
+            msg = f"Stream '{stream_name}': {exc}"
+            raise ConfigurationError(msg) from None
+
+    def _create_properties(
+        self, fields: t.Iterable[str], field_schemas: t.Mapping[str, t.Any]
+    ) -> None:
+        for field in fields:
+            body = infer_property_definition(field, field_schemas.get(field) or {})
+            created = self._client.create_contact_property(body)
+            definition = PropertyDefinition.from_api(created or body)
+            self.properties[definition.name] = definition
+            self._property_mapping.setdefault(field, definition.name)
+            self._logger.warning(
+                "Created custom contact property '%s' (%s) for field '%s'.",
+                definition.name,
+                definition.type,
+                field,
+            )
+
+    def _report_leftovers(
+        self, stream_name: str, unmatched: t.Sequence[str], read_only: t.Sequence[str]
+    ) -> None:
+        if unmatched and self._unmapped_fields == "fail":
+            msg = (
+                f"Stream '{stream_name}': fields {', '.join(sorted(unmatched))} match no HubSpot "
+                "contact property. Map them in `property_mapping`, drop them with `stream_maps`, "
+                "set `create_missing_properties`, or set `unmapped_fields` to 'ignore'."
+            )
+            raise ConfigurationError(msg)
+        new_unmatched = [field for field in unmatched if field not in self._warned_fields]
+        if new_unmatched:
+            self._logger.warning(
+                "Stream '%s': ignoring fields that match no HubSpot contact property: %s",
+                stream_name,
+                ", ".join(sorted(new_unmatched)),
+            )
+        for field in read_only:
+            if field in self._warned_fields:
+                continue
+            self._logger.warning(
+                "Stream '%s': field '%s' matches a read-only HubSpot property; it is never sent.",
+                stream_name,
+                field,
+            )
+        self._warned_fields.update(unmatched, read_only)

@@ -1,0 +1,325 @@
+"""Batching: records merge into contacts, go 100 to a call, and settle as HubSpot answers."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import sys
+import threading
+import typing as t
+
+from singer_sdk.sinks import BatchSink
+
+from target_hubspot_contacts.client import RejectedCallError
+from target_hubspot_contacts.errors import ConfigurationError, HubSpotAPIError
+from target_hubspot_contacts.mapping import RecordRejected
+from target_hubspot_contacts.outcomes import Reason, reason_from_hubspot_error
+
+if t.TYPE_CHECKING:
+    import logging
+
+    from target_hubspot_contacts.client import Answer, HubSpotClient
+    from target_hubspot_contacts.outcomes import Rejects, RunCounts
+    from target_hubspot_contacts.state import StateTracker
+    from target_hubspot_contacts.target import TargetHubSpotContacts
+
+MAX_INPUTS_PER_CALL = 100
+
+
+class TerminationRequested(Exception):  # noqa: N818 - a request, not an error
+    """A SIGTERM or SIGINT asked the run to stop."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+@dataclasses.dataclass
+class PendingContact:
+    """One contact in a call: the merge of every record for it since the last call."""
+
+    id_value: str
+    properties: dict[str, str]
+    sequences: list[int]
+    sources: list[tuple[str, dict]]  # (stream, original record), for the rejects file
+
+    def merge(self, properties: dict[str, str], sequence: int, stream: str, record: dict) -> None:
+        """Apply a later record over this one, as if both upserts ran in turn."""
+        self.properties.update(properties)
+        self.sequences.append(sequence)
+        self.sources.append((stream, record))
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """HubSpot confirmed the contact; `new` says whether it was created."""
+
+    new: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejected:
+    """HubSpot refused the contact."""
+
+    reason: Reason
+
+
+Outcome = t.Union[Written, Rejected]  # noqa: UP007 - a runtime alias on Python 3.10
+
+
+def contact_key(id_value: str) -> str:
+    """HubSpot treats ids differing only by case or surrounding space as one contact."""
+    return id_value.strip().casefold()
+
+
+class ContactWriter:
+    """Merges records by contact, forms calls of up to 100, and settles what HubSpot answers.
+
+    Several calls may be in flight; a contact is never in two of them at once, so calls
+    cannot race on one contact and records land in the order they were read. Each call
+    settles in its own worker thread as soon as HubSpot answers, so STATE moves even
+    while the tap is quiet.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: HubSpotClient,
+        tracker: StateTracker,
+        rejects: Rejects,
+        counts: RunCounts,
+        id_property: str,
+        batch_size: int,
+        max_concurrency: int,
+        logger: logging.Logger,
+    ) -> None:
+        self._client = client
+        self._tracker = tracker
+        self._rejects = rejects
+        self._counts = counts
+        self._id_property = id_property
+        self._batch_size = max(1, min(batch_size, MAX_INPUTS_PER_CALL))
+        self._max_concurrency = max(1, max_concurrency)
+        self._logger = logger
+        self._pending: dict[str, PendingContact] = {}
+        self._in_flight: dict[concurrent.futures.Future, set[str]] = {}
+        self._settle_lock = threading.Lock()
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._max_concurrency, thread_name_prefix="hubspot-call"
+        )
+        self.busy = 0  # >0 while the main thread waits inside the writer
+        self.stop_signal: int | None = None
+
+    def add(
+        self, id_value: str, properties: dict, sequence: int, stream: str, record: dict
+    ) -> None:
+        """Queue a mapped record; send a call once enough contacts are pending."""
+        key = contact_key(id_value)
+        pending = self._pending.get(key)
+        if pending is not None:
+            pending.merge(properties, sequence, stream, record)
+            return
+        self._pending[key] = PendingContact(
+            id_value, dict(properties), [sequence], [(stream, record)]
+        )
+        if len(self._pending) >= self._batch_size:
+            with self._busy():
+                self._send_pending()
+
+    def reject(
+        self, sequence: int, stream: str, id_value: str, record: dict, reason: Reason
+    ) -> None:
+        """Record a record refused before sending."""
+        with self._settle_lock:
+            self._counts.rejected += 1
+            self._rejects.record([(stream, id_value, record, reason)])
+            if self._rejects.durable:
+                self._tracker.settle([sequence])
+
+    def flush(self) -> None:
+        """Send what is pending and wait until HubSpot answered every call."""
+        with self._busy():
+            if self._pending:
+                self._send_pending()
+            self._wait(until=lambda: not self._in_flight)
+
+    def finish_in_flight(self) -> None:
+        """Wait for calls already sent; pending records are left unsent."""
+        self.stop_signal = None
+        self._wait(until=lambda: not self._in_flight)
+
+    def close(self) -> None:
+        """Release the worker threads."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _busy(self) -> _BusyScope:
+        return _BusyScope(self)
+
+    def _send_pending(self) -> None:
+        contacts = list(self._pending.values())
+        self._pending = {}
+        keys = {contact_key(contact.id_value) for contact in contacts}
+        self._wait(
+            until=lambda: (
+                len(self._in_flight) < self._max_concurrency
+                and not any(keys & busy_keys for busy_keys in self._in_flight.values())
+            )
+        )
+        future = self._executor.submit(self._write_and_settle, contacts)
+        self._in_flight[future] = keys
+
+    def _wait(self, until: t.Callable[[], bool]) -> None:
+        """Wait for calls to answer until `until()` holds; re-raise a call's failure."""
+        while True:
+            self._forget_answered_calls()
+            if self.stop_signal is not None:
+                raise TerminationRequested(self.stop_signal)
+            if until():
+                return
+            concurrent.futures.wait(self._in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+
+    def _forget_answered_calls(self) -> None:
+        for future in [future for future in self._in_flight if future.done()]:
+            del self._in_flight[future]
+            future.result()  # a failed call stops the run here, in the main thread
+
+    def _write_and_settle(self, contacts: list[PendingContact]) -> None:
+        outcomes = self._write(contacts)
+        with self._settle_lock:
+            self._settle(outcomes)
+
+    def _settle(self, outcomes: list[tuple[PendingContact, Outcome]]) -> None:
+        settled: list[int] = []
+        rejected: list[tuple[str, str, dict, Reason]] = []
+        for contact, outcome in outcomes:
+            if isinstance(outcome, Written):
+                self._counts.created += outcome.new
+                self._counts.updated += not outcome.new
+                settled.extend(contact.sequences)
+                continue
+            self._counts.rejected += len(contact.sources)
+            rejected.extend(
+                (stream, contact.id_value, record, outcome.reason)
+                for stream, record in contact.sources
+            )
+            if self._rejects.durable:
+                settled.extend(contact.sequences)
+        self._rejects.record(rejected)
+        self._tracker.settle(settled)
+
+    # Worker threads from here on.
+
+    def _write(self, contacts: list[PendingContact]) -> list[tuple[PendingContact, Outcome]]:
+        inputs = [
+            {
+                "id": contact.id_value,
+                "idProperty": self._id_property,
+                "objectWriteTraceId": str(index),
+                "properties": contact.properties,
+            }
+            for index, contact in enumerate(contacts)
+        ]
+        try:
+            answer = self._client.batch_upsert(inputs)
+        except RejectedCallError as exc:
+            if exc.status != 400 or exc.category != "VALIDATION_ERROR":
+                raise
+            return self._isolate(contacts, exc)
+        return _match_answer(contacts, answer)
+
+    def _isolate(
+        self, contacts: list[PendingContact], error: RejectedCallError
+    ) -> list[tuple[PendingContact, Outcome]]:
+        """HubSpot refused a whole call for one bad input: halve it until the culprits stand alone."""
+        message = str(error.body.get("message", "")) if isinstance(error.body, dict) else ""
+        if "non-unique" in message:
+            msg = f"HubSpot cannot upsert by `id_property` '{self._id_property}': {message}"
+            raise ConfigurationError(msg)
+        if len(contacts) == 1:
+            return [
+                (contacts[0], Rejected(reason_from_hubspot_error(error.body, error.correlation_id)))
+            ]
+        self._logger.info(
+            "HubSpot refused a call of %d contacts for one bad value; splitting it to find which.",
+            len(contacts),
+        )
+        middle = len(contacts) // 2
+        return self._write(contacts[:middle]) + self._write(contacts[middle:])
+
+
+class _BusyScope:
+    def __init__(self, writer: ContactWriter) -> None:
+        self._writer = writer
+
+    def __enter__(self) -> None:
+        self._writer.busy += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._writer.busy -= 1
+
+
+def _match_answer(
+    contacts: list[PendingContact], answer: Answer
+) -> list[tuple[PendingContact, Outcome]]:
+    """Pair each contact with its result or error by trace id; all must be accounted for."""
+    body = answer.body if isinstance(answer.body, dict) else {}
+    outcomes: dict[str, Outcome] = {}
+    for result in body.get("results") or []:
+        outcomes[str(result.get("objectWriteTraceId"))] = Written(new=bool(result.get("new")))
+    for error in body.get("errors") or []:
+        for trace_id in (error.get("context") or {}).get("objectWriteTraceId") or []:
+            outcomes[str(trace_id)] = Rejected(
+                reason_from_hubspot_error(error, answer.correlation_id)
+            )
+    missing = [str(index) for index in range(len(contacts)) if str(index) not in outcomes]
+    if missing:
+        msg = (
+            f"HubSpot answered {answer.status} to a batch upsert of {len(contacts)} contacts but "
+            f"accounted for only {len(contacts) - len(missing)} of them, so the rest cannot be "
+            f"assumed written; stopping before STATE moves past them. Rerun from the last STATE "
+            f"(upserts are safe to repeat). [correlation id {answer.correlation_id}]"
+        )
+        raise HubSpotAPIError(msg, status=answer.status, body=answer.body)
+    return [(contact, outcomes[str(index)]) for index, contact in enumerate(contacts)]
+
+
+class ContactsSink(BatchSink):
+    """One Singer stream: maps each record to contact properties and hands it to the writer."""
+
+    def __init__(
+        self,
+        target: TargetHubSpotContacts,
+        stream_name: str,
+        schema: dict,
+        key_properties: t.Sequence[str] | None,
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self._load = target.load
+        self._mapper = self._load.mapper_for(stream_name, schema)
+
+    @property
+    def max_size(self) -> int:
+        """The writer forms calls itself; the SDK never needs to drain this sink for size."""
+        return sys.maxsize
+
+    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+        """Map the record and queue it, or reject it here if HubSpot would refuse it."""
+        sequence = self._load.tracker.next_record()
+        try:
+            id_value, properties = self._mapper.map(record)
+        except RecordRejected as rejection:
+            reason = Reason(
+                source="local",
+                message=str(rejection),
+                code=rejection.code,
+                property=rejection.property,
+                field=rejection.field,
+            )
+            id_value = record.get(self._mapper.id_field)
+            self._load.writer.reject(sequence, self.stream_name, id_value, record, reason)
+            return
+        self._load.writer.add(id_value, properties, sequence, self.stream_name, record)
+
+    def process_batch(self, context: dict) -> None:  # noqa: ARG002
+        """Send every pending contact and wait until HubSpot answered for all of them."""
+        self._load.writer.flush()

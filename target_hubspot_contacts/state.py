@@ -1,0 +1,67 @@
+"""STATE bookkeeping: a STATE is released once every record received before it is settled."""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import threading
+import typing as t
+
+
+class StateTracker:
+    """Numbers records as they arrive and emits each STATE once all records before it settle.
+
+    A record is settled when HubSpot confirmed it, or when it was durably recorded as
+    rejected. Records may settle in any order, from any thread; STATE follows the oldest
+    unsettled one.
+    """
+
+    def __init__(self, emit: t.Callable[[dict], None]) -> None:
+        self._emit = emit
+        self._next_sequence = 0
+        self._settled_below = 0  # every record numbered below this is settled
+        self._settled_ahead: list[int] = []  # settled records above the watermark (a heap)
+        self._waiting: collections.deque[tuple[int, dict]] = collections.deque()
+        self._last_received: dict | None = None
+        self.last_emitted: dict | None = None
+        self._lock = threading.RLock()
+
+    def next_record(self) -> int:
+        """Number the next record received."""
+        with self._lock:
+            sequence = self._next_sequence
+            self._next_sequence += 1
+            return sequence
+
+    def receive_state(self, value: dict) -> None:
+        """Hold a STATE until the records received before it are settled; ignore empty ones."""
+        with self._lock:
+            if not value or value == self._last_received:
+                return
+            self._last_received = value
+            self._waiting.append((self._next_sequence, value))
+            self._release()
+
+    def settle(self, sequences: t.Iterable[int]) -> None:
+        """Mark records settled and emit the newest STATE they complete."""
+        with self._lock:
+            for sequence in sequences:
+                heapq.heappush(self._settled_ahead, sequence)
+            while self._settled_ahead and self._settled_ahead[0] == self._settled_below:
+                heapq.heappop(self._settled_ahead)
+                self._settled_below += 1
+            self._release()
+
+    @property
+    def unsettled(self) -> int:
+        """How many records received are not settled."""
+        with self._lock:
+            return self._next_sequence - self._settled_below - len(self._settled_ahead)
+
+    def _release(self) -> None:
+        ready = None
+        while self._waiting and self._waiting[0][0] <= self._settled_below:
+            ready = self._waiting.popleft()[1]
+        if ready is not None and ready != self.last_emitted:
+            self.last_emitted = ready
+            self._emit(ready)

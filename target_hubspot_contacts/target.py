@@ -1,0 +1,286 @@
+"""The target: settings schema and the wiring of client, portal, writer and STATE."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import typing as t
+
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.target_base import Target
+
+from target_hubspot_contacts.auth import token_from_config
+from target_hubspot_contacts.client import HubSpotClient
+from target_hubspot_contacts.errors import (
+    ConfigurationError,
+    TargetError,
+    UnwrittenRecordsError,
+)
+from target_hubspot_contacts.outcomes import Rejects, RunCounts
+from target_hubspot_contacts.portal import Portal
+from target_hubspot_contacts.sinks import (
+    MAX_INPUTS_PER_CALL,
+    ContactsSink,
+    ContactWriter,
+    TerminationRequested,
+)
+from target_hubspot_contacts.state import StateTracker
+
+if t.TYPE_CHECKING:
+    from types import FrameType
+
+
+class _Load:
+    """The parts one run shares between its sinks."""
+
+    def __init__(self, config: t.Mapping[str, t.Any], logger, emit_state) -> None:
+        timeout = float(config["request_timeout"])
+        token = token_from_config(config, timeout=timeout, logger=logger)
+        self.client = HubSpotClient(
+            api_url=config["api_url"],
+            token=token,
+            logger=logger,
+            timeout=timeout,
+            max_retry_seconds=float(config["max_retry_seconds"]),
+        )
+        self.tracker = StateTracker(emit_state)
+        self.counts = RunCounts()
+        self.rejects = Rejects(config.get("rejects_path"), logger)
+        self.portal = Portal(
+            self.client,
+            id_property=config["id_property"],
+            property_mapping=config.get("property_mapping") or {},
+            unmapped_fields=config["unmapped_fields"],
+            create_missing_properties=config["create_missing_properties"],
+            null_values=config["null_values"],
+            logger=logger,
+        )
+        self.writer = ContactWriter(
+            client=self.client,
+            tracker=self.tracker,
+            rejects=self.rejects,
+            counts=self.counts,
+            id_property=config["id_property"],
+            batch_size=config.get("batch_size_rows") or MAX_INPUTS_PER_CALL,
+            max_concurrency=config["max_concurrency"],
+            logger=logger,
+        )
+
+    def mapper_for(self, stream_name: str, schema: dict):
+        """The record mapper for one stream schema."""
+        return self.portal.mapper_for(stream_name, schema)
+
+    def summary(self) -> str:
+        """One line saying what the run did."""
+        counts, calls = self.counts, self.client.stats
+        return (
+            f"HubSpot contacts: {counts.created} created, {counts.updated} updated, "
+            f"{counts.rejected} rejected; {calls.calls} API calls, {calls.retries} retries, "
+            f"{calls.rate_limited} rate-limited (429)."
+        )
+
+    def close(self) -> None:
+        """Release threads and files."""
+        self.writer.close()
+        self.rejects.close()
+
+
+class TargetHubSpotContacts(Target):
+    """Upserts contacts into HubSpot from any Singer tap."""
+
+    name = "target-hubspot-contacts"
+    package_name = "target-hubspot-contacts"
+    default_sink_class = ContactsSink
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "access_token",
+            th.StringType,
+            secret=True,
+            description="Private-app or service-key token (`pat-...`). Or use OAuth below.",
+        ),
+        th.Property("client_id", th.StringType, description="OAuth app client id."),
+        th.Property(
+            "client_secret", th.StringType, secret=True, description="OAuth app client secret."
+        ),
+        th.Property(
+            "refresh_token",
+            th.StringType,
+            secret=True,
+            description="OAuth refresh token; access tokens are refreshed ahead of expiry.",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default="https://api.hubapi.com",
+            description="HubSpot API base URL (point it at the local emulator to try things).",
+        ),
+        th.Property(
+            "id_property",
+            th.StringType,
+            default="email",
+            description="Contact property to upsert by: `email` or a unique-value property.",
+        ),
+        th.Property(
+            "property_mapping",
+            th.ObjectType(additional_properties=th.StringType),
+            description="Record field -> HubSpot property name; wins over name matching.",
+        ),
+        th.Property(
+            "unmapped_fields",
+            th.StringType(allowed_values=["ignore", "fail"]),
+            default="ignore",
+            description="Fields matching no property: `ignore` (warn once) or `fail`.",
+        ),
+        th.Property(
+            "create_missing_properties",
+            th.BooleanType,
+            default=False,
+            description="Create custom properties for unmatched fields, typed from the schema.",
+        ),
+        th.Property(
+            "null_values",
+            th.StringType(allowed_values=["skip", "clear"]),
+            default="skip",
+            description="`skip`: a null never overwrites CRM data; `clear`: a null empties it.",
+        ),
+        th.Property(
+            "rejects_path",
+            th.StringType,
+            description="JSONL file that rejected records are appended to, with their reason.",
+        ),
+        th.Property(
+            "max_rejects",
+            th.IntegerType,
+            default=0,
+            description="Rejected records tolerated before the run exits non-zero.",
+        ),
+        th.Property(
+            "batch_size_rows",
+            th.IntegerType(minimum=1, maximum=MAX_INPUTS_PER_CALL),
+            default=MAX_INPUTS_PER_CALL,
+            description="Contacts per upsert call (HubSpot allows at most 100).",
+        ),
+        th.Property(
+            "max_concurrency",
+            th.IntegerType(minimum=1, maximum=16),
+            default=4,
+            description="Upsert calls in flight at once (paced by the account's rate limit).",
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType,
+            default=60,
+            description="Seconds to wait for one HubSpot answer before retrying.",
+        ),
+        th.Property(
+            "max_retry_seconds",
+            th.NumberType,
+            default=600,
+            description="Total seconds one call may spend retrying transient failures.",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._load: _Load | None = None
+        self._stopping = False
+        try:
+            token_from_config(self.config, timeout=1.0, logger=self.logger)
+        except ConfigurationError as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+
+    @property
+    def max_parallelism(self) -> int:
+        """Every sink feeds one writer, so draining sinks in parallel gains nothing."""
+        return 1
+
+    @max_parallelism.setter
+    def max_parallelism(self, new_value: int) -> None:
+        """Ignored: see the getter."""
+
+    @property
+    def load(self) -> _Load:
+        """The run's client, portal, writer and STATE tracker, built on first use."""
+        if self._load is None:
+            self._load = _Load(self.config, self.logger, _write_state)
+        return self._load
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        """Hold each STATE until the records before it are in HubSpot (the SDK would not)."""
+        self._assert_line_requires(message_dict, requires={"value"})
+        self.load.tracker.receive_state(message_dict["value"])
+
+    def process_endofpipe(self) -> None:
+        """Flush everything, report, and fail if any record was neither written nor rejected."""
+        super().process_endofpipe()
+        if self._load is None:
+            return
+        self.logger.info(self._load.summary())
+        self._load.close()
+        self._raise_if_incomplete()
+
+    def listen(self, file_input: t.IO[str] | None = None) -> None:
+        """Read messages until the end; stop cleanly on signals and on user-facing errors."""
+        try:
+            super().listen(file_input)
+        except TerminationRequested as stop:
+            self._exit_after_signal(stop.signum)
+        except TargetError as exc:
+            self.logger.error("%s", exc)  # the message is the whole story: no traceback
+            if self._load is not None:
+                self.logger.info(self._load.summary())
+                self._load.close()
+            sys.exit(1)
+
+    def _raise_if_incomplete(self) -> None:
+        load = self.load
+        unsettled = load.tracker.unsettled
+        if unsettled:
+            msg = (
+                f"{unsettled} record(s) were neither written to HubSpot nor kept in a rejects "
+                "file (see the errors above); STATE stops before the first of them. Set "
+                "`rejects_path` to keep rejected records and let the run move past them."
+            )
+            raise UnwrittenRecordsError(msg)
+        max_rejects = int(self.config.get("max_rejects") or 0)
+        if load.counts.rejected > max_rejects:
+            msg = (
+                f"{load.counts.rejected} record(s) were rejected (kept in {load.rejects.path}), "
+                f"more than `max_rejects` ({max_rejects}). Every valid record was written."
+            )
+            raise UnwrittenRecordsError(msg)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+        """First signal: finish the calls in flight, then stop. Second signal: stop now."""
+        if self._stopping:
+            os._exit(128 + signum)
+        self._stopping = True
+        self.logger.warning("Received signal %d: finishing calls in flight, then stopping.", signum)
+        if self._load is not None and self._load.writer.busy:
+            self._load.writer.stop_signal = signum
+            return
+        raise TerminationRequested(signum)
+
+    def _exit_after_signal(self, signum: int) -> t.NoReturn:
+        if self._load is None:
+            sys.exit(0)
+        self._load.writer.finish_in_flight()
+        unsettled = self._load.tracker.unsettled
+        self.logger.info(self._load.summary())
+        self._load.close()
+        if unsettled:
+            self.logger.error(
+                "Stopped by signal %d with %d record(s) not written; rerun from the last STATE.",
+                signum,
+                unsettled,
+            )
+            sys.exit(128 + signum)
+        sys.exit(0)
+
+
+def _write_state(value: dict) -> None:
+    sys.stdout.write(json.dumps(value) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,98 @@
+"""Building Singer input and running the target as a process, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import typing as t
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+TOKEN = "pat-na1-00000000-test-secret-token"
+
+CONTACT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "email": {"type": ["string", "null"]},
+        "first_name": {"type": ["string", "null"]},
+        "last_name": {"type": ["string", "null"]},
+        "company": {"type": ["string", "null"]},
+    },
+}
+
+
+def schema(stream: str = "contacts", properties: dict | None = None, keys=("email",)) -> dict:
+    """A SCHEMA message."""
+    body = {"type": "object", "properties": properties or CONTACT_SCHEMA["properties"]}
+    return {"type": "SCHEMA", "stream": stream, "schema": body, "key_properties": list(keys)}
+
+
+def record(data: dict, stream: str = "contacts") -> dict:
+    """A RECORD message."""
+    return {"type": "RECORD", "stream": stream, "record": data}
+
+
+def state(value: dict) -> dict:
+    """A STATE message."""
+    return {"type": "STATE", "value": value}
+
+
+def contact(number: int, **extra: t.Any) -> dict:
+    """A valid contact record numbered `number`."""
+    return {"email": f"person{number}@example.com", "first_name": f"Person{number}", **extra}
+
+
+def lines(messages: t.Iterable[dict]) -> str:
+    """Singer messages as the text a tap would print."""
+    return "".join(json.dumps(message) + "\n" for message in messages)
+
+
+def fixture_text(name: str) -> str:
+    """The text of a `.singer` fixture file."""
+    return (FIXTURES / name).read_text()
+
+
+def write_config(tmp_path: pathlib.Path, config: dict) -> pathlib.Path:
+    """Write a config file for the target."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def target_command(config_path: pathlib.Path) -> list[str]:
+    """The command line that runs the installed target."""
+    return [sys.executable, "-m", "target_hubspot_contacts", "--config", str(config_path)]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any TARGET_HUBSPOT_CONTACTS_* settings leaking in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_HUBSPOT_CONTACTS_")}
+    env.update(extra)
+    return env
+
+
+def run_target(
+    tmp_path: pathlib.Path,
+    config: dict,
+    input_text: str,
+    *,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the target as a process on `input_text` and wait for it to finish."""
+    return subprocess.run(
+        target_command(write_config(tmp_path, config)),
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or clean_env(),
+        check=False,
+    )
+
+
+def printed_states(stdout: str) -> list[dict]:
+    """The STATE values the target printed, in order."""
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]

@@ -1,0 +1,148 @@
+"""Credentials: clear failures for bad tokens and scopes, OAuth refreshed ahead of expiry."""
+
+from __future__ import annotations
+
+import pytest
+
+from target_hubspot_contacts.emulator import HubSpotEmulator
+from tests.helpers import TOKEN, clean_env, contact, lines, record, run_target, schema
+
+CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "client-1", "oauth-client-secret-xyz", "refresh-abc-123"
+SECRETS = (TOKEN, CLIENT_SECRET, REFRESH_TOKEN)
+
+
+def contacts_input(count: int = 3) -> str:
+    return lines([schema(), *(record(contact(n)) for n in range(count))])
+
+
+def oauth_config(hubspot: HubSpotEmulator, **extra) -> dict:
+    return {
+        "api_url": hubspot.url,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+        "max_retry_seconds": 20,
+        **extra,
+    }
+
+
+def assert_no_secret_in(*outputs: str) -> None:
+    for output in outputs:
+        for secret in SECRETS:
+            assert secret not in output
+
+
+def test_a_wrong_token_stops_the_run_naming_the_setting(hubspot, config, tmp_path):
+    config["access_token"] = "pat-na1-wrong-token-value"
+
+    result = run_target(tmp_path, config, contacts_input())
+
+    assert result.returncode == 1
+    assert "401" in result.stderr
+    assert "access_token" in result.stderr
+    assert "pat-na1-wrong-token-value" not in result.stderr
+    assert hubspot.contacts == []
+
+
+def test_missing_scopes_are_named(tmp_path):
+    read_only = ["crm.objects.contacts.read", "crm.schemas.contacts.read"]
+    with HubSpotEmulator(access_token=TOKEN, scopes=read_only) as hubspot:
+        config = {"access_token": TOKEN, "api_url": hubspot.url}
+        result = run_target(tmp_path, config, contacts_input())
+
+    assert result.returncode == 1
+    assert "crm.objects.contacts.write" in result.stderr
+    assert_no_secret_in(result.stderr, result.stdout)
+
+
+def test_both_auth_methods_at_once_is_a_configuration_error(config, tmp_path):
+    config.update(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN)
+
+    result = run_target(tmp_path, config, contacts_input())
+
+    assert result.returncode == 1
+    assert "not both" in result.stderr
+    assert_no_secret_in(result.stderr)
+
+
+def test_no_credentials_is_a_configuration_error(hubspot, tmp_path):
+    result = run_target(tmp_path, {"api_url": hubspot.url}, contacts_input())
+
+    assert result.returncode == 1
+    assert "No HubSpot credentials" in result.stderr
+
+
+def test_oauth_refresh_token_obtains_an_access_token(hubspot, tmp_path):
+    hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+
+    result = run_target(tmp_path, oauth_config(hubspot), contacts_input())
+
+    assert result.returncode == 0, result.stderr
+    assert len(hubspot.contacts) == 3
+    assert len(hubspot.calls("/oauth/v1/token")) == 1
+    assert_no_secret_in(result.stderr, result.stdout)
+
+
+def test_access_token_is_refreshed_ahead_of_expiry(tmp_path):
+    with HubSpotEmulator(access_token=None, token_ttl=2, latency=0.25) as hubspot:
+        hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+        config = oauth_config(hubspot, batch_size_rows=1, max_concurrency=1)
+        result = run_target(tmp_path, config, contacts_input(count=10))
+
+        assert result.returncode == 0, result.stderr
+        assert len(hubspot.contacts) == 10
+        assert len(hubspot.calls("/oauth/v1/token")) >= 2
+        assert all(call.status != 401 for call in hubspot.calls("/batch/upsert"))
+
+
+def test_an_expired_token_is_refreshed_and_the_call_retried(hubspot, tmp_path):
+    hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+    hubspot.inject(
+        "/batch/upsert",
+        status=401,
+        body={"status": "error", "message": "expired", "category": "EXPIRED_AUTHENTICATION"},
+    )
+
+    result = run_target(tmp_path, oauth_config(hubspot), contacts_input())
+
+    assert result.returncode == 0, result.stderr
+    assert len(hubspot.contacts) == 3
+    assert len(hubspot.calls("/oauth/v1/token")) == 2
+
+
+def test_a_rotated_refresh_token_is_used_from_then_on(tmp_path):
+    with HubSpotEmulator(access_token=None, token_ttl=1, latency=0.3) as hubspot:
+        hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, rotate=True)
+        config = oauth_config(hubspot, batch_size_rows=1, max_concurrency=1)
+        result = run_target(tmp_path, config, contacts_input(count=6))
+
+        assert result.returncode == 0, result.stderr
+        assert len(hubspot.contacts) == 6
+        refreshes = hubspot.calls("/oauth/v1/token")
+        assert len(refreshes) >= 2
+        assert refreshes[1].body["refresh_token"] != REFRESH_TOKEN
+        assert all(call.status == 200 for call in refreshes)
+
+
+def test_a_refused_refresh_token_says_which_settings_to_check(hubspot, tmp_path):
+    hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, "another-refresh-token")
+
+    result = run_target(tmp_path, oauth_config(hubspot), contacts_input())
+
+    assert result.returncode == 1
+    assert "refresh_token" in result.stderr
+    assert_no_secret_in(result.stderr, result.stdout)
+
+
+@pytest.mark.parametrize("use_oauth", [False, True], ids=["private-app", "oauth"])
+def test_secrets_never_appear_even_in_debug_logs(hubspot, config, tmp_path, use_oauth):
+    if use_oauth:
+        hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+        config = oauth_config(hubspot)
+    env = clean_env(TARGET_HUBSPOT_CONTACTS_LOGLEVEL="DEBUG")
+
+    result = run_target(tmp_path, config, contacts_input(), env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG" in result.stderr
+    assert_no_secret_in(result.stderr, result.stdout)

@@ -1,0 +1,49 @@
+"""Records sharing a contact id merge before sending, as if their upserts ran in turn."""
+
+from __future__ import annotations
+
+from tests.helpers import contact, fixture_text, lines, record, run_target, schema
+
+
+def test_records_for_one_email_merge_later_fields_winning(hubspot, config, tmp_path):
+    result = run_target(tmp_path, config, fixture_text("merge_by_email.singer"))
+
+    assert result.returncode == 0, result.stderr
+    ada = hubspot.contact(email="ada@example.com")
+    assert ada["properties"]["firstname"] == "Ada"
+    assert ada["properties"]["lastname"] == "Lovelace"
+    assert ada["properties"]["company"] == "Analytical Engines"  # a later null does not clear
+    assert len(hubspot.contacts) == 2
+
+
+def test_a_call_never_carries_one_contact_twice(hubspot, config, tmp_path):
+    result = run_target(tmp_path, config, fixture_text("merge_by_email.singer"))
+
+    assert result.returncode == 0, result.stderr
+    (call,) = hubspot.calls("/batch/upsert")
+    ids = [item["id"].strip().lower() for item in call.body["inputs"]]
+    assert sorted(ids) == ["ada@example.com", "grace@example.com"]
+
+
+def test_each_call_carries_at_most_100_contacts_with_trace_ids(hubspot, config, tmp_path):
+    messages = [schema(), *(record(contact(n)) for n in range(250))]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    sizes = sorted(len(call.body["inputs"]) for call in hubspot.calls("/batch/upsert"))
+    assert sizes == [50, 100, 100]
+    for call in hubspot.calls("/batch/upsert"):
+        trace_ids = [item["objectWriteTraceId"] for item in call.body["inputs"]]
+        assert len(set(trace_ids)) == len(trace_ids)
+        assert {item["idProperty"] for item in call.body["inputs"]} == {"email"}
+    assert len(hubspot.contacts) == 250
+
+
+def test_batch_size_rows_above_100_is_refused(config, tmp_path):
+    config["batch_size_rows"] = 500
+
+    result = run_target(tmp_path, config, lines([schema()]))
+
+    assert result.returncode != 0
+    assert "batch_size_rows" in result.stderr
