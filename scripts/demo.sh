@@ -23,4 +23,4 @@ meltano install
 meltano run --full-refresh tap-jsonl target-hubspot-contacts
 python scripts/show_contacts.py "$TARGET_HUBSPOT_CONTACTS_API_URL" output/rejects.jsonl
 echo "Last STATE saved by Meltano:"
-meltano state get demo:tap-jsonl-to-target-hubspot-contacts
+meltano --environment=demo state get demo:tap-jsonl-to-target-hubspot-contacts

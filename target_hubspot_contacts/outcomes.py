@@ -123,7 +123,10 @@ class Rejects:
 
 
 def _one_line(reason: Reason) -> str:
-    where = f"property '{reason.property}': " if reason.property else ""
+    # A local reason already names its field and property in its message.
+    where = (
+        f"property '{reason.property}': " if reason.property and reason.source == "hubspot" else ""
+    )
     code = f" [{reason.code}]" if reason.code else ""
     return f"{where}{reason.message}{code}"
 

@@ -230,7 +230,7 @@ class ContactWriter:
     def _isolate(
         self, contacts: list[PendingContact], error: RejectedCallError
     ) -> list[tuple[PendingContact, Outcome]]:
-        """HubSpot refused a whole call for one bad input: halve it until the culprits stand alone."""
+        """HubSpot refused a whole call for a bad input: halve it until the culprits stand alone."""
         message = str(error.body.get("message", "")) if isinstance(error.body, dict) else ""
         if "non-unique" in message:
             msg = f"HubSpot cannot upsert by `id_property` '{self._id_property}': {message}"

@@ -7,6 +7,7 @@ import os
 import sys
 import typing as t
 
+from singer_sdk import metrics
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
@@ -29,6 +30,7 @@ from target_hubspot_contacts.sinks import (
 from target_hubspot_contacts.state import StateTracker
 
 if t.TYPE_CHECKING:
+    import logging
     from types import FrameType
 
 
@@ -72,14 +74,33 @@ class _Load:
         """The record mapper for one stream schema."""
         return self.portal.mapper_for(stream_name, schema)
 
-    def summary(self) -> str:
-        """One line saying what the run did."""
+    def report(self, logger: logging.Logger) -> None:
+        """Log one summary line and the same figures as Singer metrics."""
         counts, calls = self.counts, self.client.stats
-        return (
-            f"HubSpot contacts: {counts.created} created, {counts.updated} updated, "
-            f"{counts.rejected} rejected; {calls.calls} API calls, {calls.retries} retries, "
-            f"{calls.rate_limited} rate-limited (429)."
+        logger.info(
+            "HubSpot contacts: %d created, %d updated, %d rejected; "
+            "%d API calls, %d retries, %d rate-limited (429).",
+            counts.created,
+            counts.updated,
+            counts.rejected,
+            calls.calls,
+            calls.retries,
+            calls.rate_limited,
         )
+        metrics_logger = metrics.get_metrics_logger()
+        for outcome in ("created", "updated", "rejected"):
+            point = metrics.Point(
+                "counter",
+                metrics.Metric.RECORD_COUNT,
+                getattr(counts, outcome),
+                {"outcome": outcome},
+            )
+            metrics.log(metrics_logger, point)
+        for kind in ("calls", "retries", "rate_limited"):
+            point = metrics.Point(
+                "counter", metrics.Metric.HTTP_REQUEST_COUNT, getattr(calls, kind), {"kind": kind}
+            )
+            metrics.log(metrics_logger, point)
 
     def close(self) -> None:
         """Release threads and files."""
@@ -218,7 +239,7 @@ class TargetHubSpotContacts(Target):
         super().process_endofpipe()
         if self._load is None:
             return
-        self.logger.info(self._load.summary())
+        self._load.report(self.logger)
         self._load.close()
         self._raise_if_incomplete()
 
@@ -231,7 +252,7 @@ class TargetHubSpotContacts(Target):
         except TargetError as exc:
             self.logger.error("%s", exc)  # the message is the whole story: no traceback
             if self._load is not None:
-                self.logger.info(self._load.summary())
+                self._load.report(self.logger)
                 self._load.close()
             sys.exit(1)
 
@@ -269,7 +290,7 @@ class TargetHubSpotContacts(Target):
             sys.exit(0)
         self._load.writer.finish_in_flight()
         unsettled = self._load.tracker.unsettled
-        self.logger.info(self._load.summary())
+        self._load.report(self.logger)
         self._load.close()
         if unsettled:
             self.logger.error(

@@ -1,0 +1,298 @@
+"""Nothing lost under faults: retries, rate limits, partial failures, rejects, kill and resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+
+import pytest
+
+from target_hubspot_contacts.emulator import HubSpotEmulator
+from tests.helpers import (
+    TOKEN,
+    clean_env,
+    contact,
+    lines,
+    printed_states,
+    record,
+    run_target,
+    schema,
+    state,
+    target_command,
+    write_config,
+)
+
+# Passes the target's own email check, but HubSpot refuses an empty domain label.
+EMAIL_ONLY_HUBSPOT_REFUSES = "grace@example..com"
+
+
+def contacts_input(count: int, state_every: int = 0, first: int = 1) -> str:
+    messages = [schema()]
+    for number in range(first, first + count):
+        messages.append(record(contact(number)))
+        if state_every and number % state_every == 0:
+            messages.append(state({"n": number}))
+    return lines(messages)
+
+
+def read_rejects(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500},
+        {"status": 502},
+        {"status": 503},
+        {"status": 504},
+        {"drop_connection": True},
+        {"status": 423},
+        {"status": 477, "headers": {"Retry-After": "1"}},
+    ],
+    ids=["500", "502", "503", "504", "dropped-connection", "423-locked", "477-retry-after"],
+)
+def test_transient_failures_are_retried_until_written(hubspot, config, tmp_path, fault):
+    hubspot.inject("/batch/upsert", times=2, **fault)
+
+    result = run_target(tmp_path, config, contacts_input(5))
+
+    assert result.returncode == 0, result.stderr
+    assert len(hubspot.contacts) == 5
+    assert "2 retries" in result.stderr
+
+
+def test_each_retry_is_logged_with_status_correlation_id_and_wait(hubspot, config, tmp_path):
+    hubspot.inject("/batch/upsert", status=503)
+
+    result = run_target(tmp_path, config, contacts_input(2))
+
+    retry_lines = [line for line in result.stderr.splitlines() if "retry 1 in" in line]
+    assert len(retry_lines) == 1
+    assert "503" in retry_lines[0]
+    assert "correlation id" in retry_lines[0]
+
+
+def test_retry_after_is_honoured(hubspot, config, tmp_path):
+    hubspot.inject("/batch/upsert", status=503, headers={"Retry-After": "2"})
+
+    result = run_target(tmp_path, config, contacts_input(2))
+
+    assert result.returncode == 0, result.stderr
+    first, second = hubspot.calls("/batch/upsert")
+    assert second.at - first.at >= 2.0
+
+
+def test_client_errors_other_than_locks_are_not_retried(hubspot, config, tmp_path):
+    hubspot.inject(
+        "/batch/upsert",
+        status=409,
+        body={"status": "error", "message": "Conflict", "category": "CONFLICT"},
+    )
+
+    result = run_target(tmp_path, config, contacts_input(2))
+
+    assert result.returncode == 1
+    assert len(hubspot.calls("/batch/upsert")) == 1
+    assert "409" in result.stderr
+
+
+def test_retries_stop_after_the_total_wait_budget(hubspot, config, tmp_path):
+    hubspot.inject("/batch/upsert", status=503, times=1000)
+    config["max_retry_seconds"] = 2
+
+    result = run_target(tmp_path, config, contacts_input(2, state_every=1))
+
+    assert result.returncode == 1
+    assert "giving up" in result.stderr
+    assert printed_states(result.stdout) == []
+
+
+def test_ten_secondly_429_waits_out_the_window_and_retries(tmp_path):
+    with HubSpotEmulator(access_token=TOKEN, interval_ms=1000) as hubspot:
+        hubspot.inject(
+            "/batch/upsert",
+            status=429,
+            body={
+                "status": "error",
+                "message": "You have reached your ten_secondly_rolling limit.",
+                "errorType": "RATE_LIMIT",
+                "policyName": "TEN_SECONDLY_ROLLING",
+            },
+        )
+        config = {"access_token": TOKEN, "api_url": hubspot.url}
+        result = run_target(tmp_path, config, contacts_input(3))
+
+        assert result.returncode == 0, result.stderr
+        assert len(hubspot.contacts) == 3
+        first, second = hubspot.calls("/batch/upsert")
+        assert second.at - first.at >= 1.0
+        assert "1 rate-limited (429)" in result.stderr
+
+
+def test_calls_are_paced_to_the_rate_limit_without_429s(tmp_path):
+    with HubSpotEmulator(access_token=TOKEN, rate_limit=4, interval_ms=500) as hubspot:
+        config = {"access_token": TOKEN, "api_url": hubspot.url, "batch_size_rows": 1}
+        result = run_target(tmp_path, config, contacts_input(16))
+
+        assert result.returncode == 0, result.stderr
+        assert len(hubspot.contacts) == 16
+        assert [call for call in hubspot.requests if call.status == 429] == []
+
+
+def test_daily_limit_stops_the_run_at_once_with_state_for_what_was_written(tmp_path):
+    with HubSpotEmulator(access_token=TOKEN, daily_limit=3) as hubspot:
+        config = {"access_token": TOKEN, "api_url": hubspot.url, "batch_size_rows": 5}
+        config["max_concurrency"] = 1
+        result = run_target(tmp_path, config, contacts_input(30, state_every=5))
+
+        assert result.returncode == 1
+        assert "daily" in result.stderr.lower()
+        assert "resets at midnight" in result.stderr
+        # The properties read and two upserts fit in the budget of 3 calls.
+        assert len(hubspot.contacts) == 10
+        assert printed_states(result.stdout) == [{"n": 5}, {"n": 10}]
+        assert len(hubspot.calls("/batch/upsert")) == 3
+
+
+def test_a_207_writes_the_good_records_and_rejects_the_bad_one(hubspot, config, tmp_path):
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(rejects_path=str(rejects), max_rejects=1)
+    messages = [
+        schema(),
+        record(contact(1)),
+        record({"email": EMAIL_ONLY_HUBSPOT_REFUSES, "first_name": "Grace"}),
+        record(contact(3)),
+        state({"n": 3}),
+    ]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    assert {c["properties"]["email"] for c in hubspot.contacts} == {
+        "person1@example.com",
+        "person3@example.com",
+    }
+    (entry,) = read_rejects(rejects)
+    assert entry["id"] == EMAIL_ONLY_HUBSPOT_REFUSES
+    assert entry["record"]["first_name"] == "Grace"
+    assert entry["reason"]["source"] == "hubspot"
+    assert entry["reason"]["code"] == "INVALID_EMAIL"
+    assert entry["reason"]["category"] == "VALIDATION_ERROR"
+    assert printed_states(result.stdout) == [{"n": 3}]
+
+
+def test_a_whole_call_400_is_split_to_isolate_the_bad_record(tmp_path):
+    rejects = tmp_path / "rejects.jsonl"
+    with HubSpotEmulator(access_token=TOKEN, partial_upserts=False) as hubspot:
+        config = {"access_token": TOKEN, "api_url": hubspot.url, "rejects_path": str(rejects)}
+        config["max_rejects"] = 1
+        messages = [schema(), *(record(contact(n)) for n in range(1, 17))]
+        messages.insert(6, record({"email": EMAIL_ONLY_HUBSPOT_REFUSES}))
+        result = run_target(tmp_path, config, lines(messages))
+
+        assert result.returncode == 0, result.stderr
+        assert len(hubspot.contacts) == 16
+        calls = hubspot.calls("/batch/upsert")
+        assert 2 < len(calls) <= 2 * 5 + 1, "a few extra calls, not one per record"
+
+    (entry,) = read_rejects(rejects)
+    assert entry["id"] == EMAIL_ONLY_HUBSPOT_REFUSES
+    assert entry["reason"]["code"] == "INVALID_EMAIL"
+
+
+def test_an_answer_that_does_not_account_for_every_input_is_an_error(hubspot, config, tmp_path):
+    hubspot.inject("/batch/upsert", status=200, body={"status": "COMPLETE", "results": []})
+
+    result = run_target(tmp_path, config, contacts_input(3, state_every=3))
+
+    assert result.returncode == 1
+    assert "accounted for only 0" in result.stderr
+    assert printed_states(result.stdout) == []
+
+
+def test_rejects_past_max_rejects_exit_non_zero_after_writing_every_valid_record(
+    hubspot, config, tmp_path
+):
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(rejects_path=str(rejects), max_rejects=1)
+    messages = [
+        schema(),
+        record({"email": "not-an-email"}),
+        record(contact(1)),
+        record({"email": "also@bad"}),
+        record(contact(2)),
+        state({"n": 4}),
+    ]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 1
+    assert "more than `max_rejects` (1)" in result.stderr
+    assert len(hubspot.contacts) == 2
+    assert [entry["id"] for entry in read_rejects(rejects)] == ["not-an-email", "also@bad"]
+    assert printed_states(result.stdout) == [{"n": 4}]
+
+
+def test_without_a_rejects_file_state_stops_before_a_rejected_record(hubspot, config, tmp_path):
+    messages = [
+        schema(),
+        record(contact(1)),
+        state({"n": 1}),
+        record({"email": "not-an-email"}),
+        record(contact(3)),
+        state({"n": 3}),
+    ]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 1
+    assert printed_states(result.stdout) == [{"n": 1}]
+    assert len(hubspot.contacts) == 2
+    assert "not-an-email" in result.stderr
+
+
+def test_kill_9_then_rerun_from_the_last_state_loses_nothing(hubspot, config, tmp_path):
+    config.update(batch_size_rows=10)
+    process = subprocess.Popen(
+        target_command(write_config(tmp_path, config)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=clean_env(),
+    )
+    process.stdin.write(contacts_input(25, state_every=5))
+    process.stdin.flush()
+    last_state = json.loads(process.stdout.readline())
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    held = {c["properties"]["email"] for c in hubspot.contacts}
+    assert {contact(n)["email"] for n in range(1, last_state["n"] + 1)} <= held
+
+    resumed_from = last_state["n"] + 1
+    rerun = run_target(tmp_path, config, contacts_input(30 - last_state["n"], 5, resumed_from))
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert {c["properties"]["email"] for c in hubspot.contacts} == {
+        contact(n)["email"] for n in range(1, 31)
+    }
+
+
+def test_the_run_ends_with_a_summary_and_singer_metrics(hubspot, config, tmp_path):
+    hubspot.inject("/batch/upsert", status=503)
+
+    result = run_target(tmp_path, config, contacts_input(3))
+
+    assert "HubSpot contacts: 3 created, 0 updated, 0 rejected; 3 API calls, 1 retries" in (
+        result.stderr
+    )
+    metrics = [
+        json.loads(line.split("METRIC: ", 1)[1])
+        for line in result.stderr.splitlines()
+        if "METRIC: " in line
+    ]
+    by_tags = {json.dumps(m["tags"], sort_keys=True): m["value"] for m in metrics}
+    assert by_tags['{"outcome": "created"}'] == 3
+    assert by_tags['{"kind": "retries"}'] == 1
