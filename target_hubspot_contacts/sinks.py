@@ -8,6 +8,7 @@ import sys
 import threading
 import typing as t
 
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_hubspot_contacts.client import RejectedCallError
@@ -296,6 +297,21 @@ class ContactsSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self._load = target.load
         self._mapper = self._load.mapper_for(stream_name, schema)
+        self._schema_violation: str | None = None  # of the record being processed
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        """As the SDK does, except that a record breaking its schema is rejected, not the run."""
+        try:
+            if self._validator is not None:
+                self._validator.validate(record)
+            self._parse_timestamps_in_record(
+                record=record, schema=self.schema, treatment=self.datetime_error_treatment
+            )
+        except InvalidRecord as exc:
+            self._schema_violation = f"does not match the stream's schema: {exc.error_message}"
+        except ValueError as exc:
+            self._schema_violation = f"has an unparseable date or time: {exc}"
+        return record
 
     @property
     def max_size(self) -> int:
@@ -305,6 +321,13 @@ class ContactsSink(BatchSink):
     def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
         """Map the record and queue it, or reject it here if HubSpot would refuse it."""
         sequence = self._load.tracker.next_record()
+        if self._schema_violation is not None:
+            reason = Reason(
+                source="local", message=f"Record {self._schema_violation}", code="INVALID_RECORD"
+            )
+            self._schema_violation = None
+            self._reject(sequence, record, reason)
+            return
         try:
             id_value, properties = self._mapper.map(record)
         except RecordRejected as rejection:
@@ -315,10 +338,13 @@ class ContactsSink(BatchSink):
                 property=rejection.property,
                 field=rejection.field,
             )
-            id_value = record.get(self._mapper.id_field)
-            self._load.writer.reject(sequence, self.stream_name, id_value, record, reason)
+            self._reject(sequence, record, reason)
             return
         self._load.writer.add(id_value, properties, sequence, self.stream_name, record)
+
+    def _reject(self, sequence: int, record: dict, reason: Reason) -> None:
+        id_value = record.get(self._mapper.id_field)
+        self._load.writer.reject(sequence, self.stream_name, id_value, record, reason)
 
     def process_batch(self, context: dict) -> None:  # noqa: ARG002
         """Send every pending contact and wait until HubSpot answered for all of them."""

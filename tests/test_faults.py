@@ -296,3 +296,29 @@ def test_the_run_ends_with_a_summary_and_singer_metrics(hubspot, config, tmp_pat
     by_tags = {json.dumps(m["tags"], sort_keys=True): m["value"] for m in metrics}
     assert by_tags['{"outcome": "created"}'] == 3
     assert by_tags['{"kind": "retries"}'] == 1
+
+
+def test_a_record_breaking_its_schema_is_rejected_alone(hubspot, config, tmp_path):
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(rejects_path=str(rejects), max_rejects=2)
+    properties = {
+        "email": {"type": "string"},
+        "first_name": {"type": ["string", "null"]},
+        "last_login_at": {"type": ["string", "null"], "format": "date-time"},
+    }
+    messages = [
+        schema(properties=properties),
+        record(contact(1)),
+        record({"email": "typed@example.com", "first_name": 42}),
+        record({"email": "dated@example.com", "last_login_at": "the day before yesterday"}),
+        record(contact(2)),
+    ]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    assert len(hubspot.contacts) == 2
+    reasons = {entry["id"]: entry["reason"] for entry in read_rejects(rejects)}
+    assert reasons["typed@example.com"]["code"] == "INVALID_RECORD"
+    assert "42 is not of type" in reasons["typed@example.com"]["message"]
+    assert "unparseable date" in reasons["dated@example.com"]["message"]
