@@ -24,7 +24,6 @@ if t.TYPE_CHECKING:
 
     from target_hubspot_contacts.auth import OAuthToken, StaticToken
 
-UPSERT_PATH = "/crm/v3/objects/contacts/batch/upsert"
 PROPERTIES_PATH = "/crm/v3/properties/contacts"
 RETRYABLE_STATUSES = frozenset({423, 429, 477, 500, 502, 503, 504, 521, 523, 524})
 LOCKED_MIN_WAIT_SECONDS = 2.0
@@ -100,10 +99,6 @@ class HubSpotClient:
     def create_contact_property(self, definition: dict) -> dict:
         """Create a custom contact property and return its definition."""
         return self.request("POST", PROPERTIES_PATH, json=definition).body
-
-    def batch_upsert(self, inputs: list[dict]) -> Answer:
-        """Upsert up to 100 contacts in one call."""
-        return self.request("POST", UPSERT_PATH, json={"inputs": inputs})
 
     def request(self, method: str, path: str, *, json: t.Any = None) -> Answer:
         """Send one API call, retrying transient failures within the retry budget."""

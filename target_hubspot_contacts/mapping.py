@@ -555,7 +555,7 @@ class RecordMapper:
 
     def map(self, record: Mapping[str, object]) -> tuple[str, dict[str, str]]:
         """Return (id value, {property: value}) for one record; raises RecordRejected."""
-        id_value = self._id_value(record)
+        id_value = self.id_value(record)
         properties = {self.id_property: id_value}
         for field, target, coerce, blank_is_null in self._fields:
             value = record.get(field, _ABSENT)
@@ -571,7 +571,7 @@ class RecordMapper:
                 raise RecordRejected(field, target, value, error.code, error.reason) from None
         return id_value, properties
 
-    def _id_value(self, record: Mapping[str, object]) -> str:
+    def id_value(self, record: Mapping[str, object]) -> str:
         """The trimmed, coerced id value; MISSING_ID when absent, null or blank."""
         value = record.get(self.id_field)
         if value is None or (isinstance(value, str) and not value.strip()):

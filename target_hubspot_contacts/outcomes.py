@@ -65,13 +65,60 @@ def _property_errors(message: str) -> dict:
     return {}
 
 
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """HubSpot confirmed the contact; `new` says whether it was created."""
+
+    new: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejected:
+    """The record was refused, by HubSpot or before sending."""
+
+    reason: Reason
+
+
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """The write mode left the contact alone (update_only: absent; create_only: present)."""
+
+    why: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Archived:
+    """A deletion: the contact was archived, or `found` is False and there was none."""
+
+    found: bool
+
+
+Outcome = t.Union[Written, Rejected, Skipped, Archived]  # noqa: UP007 - runtime alias on 3.10
+
+
 @dataclasses.dataclass
 class RunCounts:
-    """Contacts created, updated and rejected in this run."""
+    """What became of the contacts in this run."""
 
     created: int = 0
     updated: int = 0
+    archived: int = 0
+    not_found_to_archive: int = 0
+    skipped: int = 0
     rejected: int = 0
+
+    def count(self, outcome: Outcome, records: int) -> None:
+        """Count one contact's outcome; a rejection counts each record merged into it."""
+        if isinstance(outcome, Written):
+            self.created += outcome.new
+            self.updated += not outcome.new
+        elif isinstance(outcome, Archived):
+            self.archived += outcome.found
+            self.not_found_to_archive += not outcome.found
+        elif isinstance(outcome, Skipped):
+            self.skipped += 1
+        else:
+            self.rejected += records
 
 
 class Rejects:

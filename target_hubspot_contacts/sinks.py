@@ -11,16 +11,15 @@ import typing as t
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
-from target_hubspot_contacts.client import RejectedCallError
-from target_hubspot_contacts.errors import ConfigurationError, HubSpotAPIError
+from target_hubspot_contacts.contacts import ContactInput, contact_key
 from target_hubspot_contacts.mapping import RecordRejected
-from target_hubspot_contacts.outcomes import Reason, reason_from_hubspot_error
+from target_hubspot_contacts.outcomes import Reason, Rejected, Skipped
 
 if t.TYPE_CHECKING:
     import logging
 
-    from target_hubspot_contacts.client import Answer, HubSpotClient
-    from target_hubspot_contacts.outcomes import Rejects, RunCounts
+    from target_hubspot_contacts.contacts import ContactsAPI
+    from target_hubspot_contacts.outcomes import Outcome, Rejects, RunCounts
     from target_hubspot_contacts.state import StateTracker
     from target_hubspot_contacts.target import TargetHubSpotContacts
 
@@ -41,36 +40,15 @@ class PendingContact:
 
     id_value: str
     properties: dict[str, str]
+    archive: bool  # a deletion in the source: archive the contact
     sequences: list[int]
     sources: list[tuple[str, dict]]  # (stream, original record), for the rejects file
 
     def merge(self, properties: dict[str, str], sequence: int, stream: str, record: dict) -> None:
-        """Apply a later record over this one, as if both upserts ran in turn."""
+        """Apply a later record over this one, as if both writes ran in turn."""
         self.properties.update(properties)
         self.sequences.append(sequence)
         self.sources.append((stream, record))
-
-
-@dataclasses.dataclass(frozen=True)
-class Written:
-    """HubSpot confirmed the contact; `new` says whether it was created."""
-
-    new: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class Rejected:
-    """HubSpot refused the contact."""
-
-    reason: Reason
-
-
-Outcome = t.Union[Written, Rejected]  # noqa: UP007 - a runtime alias on Python 3.10
-
-
-def contact_key(id_value: str) -> str:
-    """HubSpot treats ids differing only by case or surrounding space as one contact."""
-    return id_value.strip().casefold()
 
 
 class ContactWriter:
@@ -85,20 +63,18 @@ class ContactWriter:
     def __init__(
         self,
         *,
-        client: HubSpotClient,
+        api: ContactsAPI,
         tracker: StateTracker,
         rejects: Rejects,
         counts: RunCounts,
-        id_property: str,
         batch_size: int,
         max_concurrency: int,
         logger: logging.Logger,
     ) -> None:
-        self._client = client
+        self._api = api
         self._tracker = tracker
         self._rejects = rejects
         self._counts = counts
-        self._id_property = id_property
         self._batch_size = max(1, min(batch_size, MAX_INPUTS_PER_CALL))
         self._max_concurrency = max(1, max_concurrency)
         self._logger = logger
@@ -112,16 +88,26 @@ class ContactWriter:
         self.stop_signal: int | None = None
 
     def add(
-        self, id_value: str, properties: dict, sequence: int, stream: str, record: dict
+        self,
+        id_value: str,
+        properties: dict,
+        sequence: int,
+        stream: str,
+        record: dict,
+        *,
+        archive: bool = False,
     ) -> None:
-        """Queue a mapped record; send a call once enough contacts are pending."""
+        """Queue a mapped record (or a deletion); send a call once enough contacts are pending."""
         key = contact_key(id_value)
         pending = self._pending.get(key)
         if pending is not None:
-            pending.merge(properties, sequence, stream, record)
-            return
+            if pending.archive == archive:
+                pending.merge(properties, sequence, stream, record)
+                return
+            with self._busy():  # a write and an archive of one contact never share a call
+                self._send_pending()
         self._pending[key] = PendingContact(
-            id_value, dict(properties), [sequence], [(stream, record)]
+            id_value, dict(properties), archive, [sequence], [(stream, record)]
         )
         if len(self._pending) >= self._batch_size:
             with self._busy():
@@ -132,7 +118,7 @@ class ContactWriter:
     ) -> None:
         """Record a record refused before sending."""
         with self._settle_lock:
-            self._counts.rejected += 1
+            self._counts.count(Rejected(reason), records=1)
             self._rejects.record([(stream, id_value, record, reason)])
             if self._rejects.durable:
                 self._tracker.settle([sequence])
@@ -185,7 +171,16 @@ class ContactWriter:
             future.result()  # a failed call stops the run here, in the main thread
 
     def _write_and_settle(self, contacts: list[PendingContact]) -> None:
-        outcomes = self._write(contacts)
+        """In a worker thread: make the calls, then settle their outcomes."""
+        writes = [contact for contact in contacts if not contact.archive]
+        archives = [contact for contact in contacts if contact.archive]
+        outcomes: list[tuple[PendingContact, Outcome]] = []
+        if writes:
+            inputs = [ContactInput(contact.id_value, contact.properties) for contact in writes]
+            outcomes.extend(zip(writes, self._api.write(inputs), strict=True))
+        if archives:
+            id_values = [contact.id_value for contact in archives]
+            outcomes.extend(zip(archives, self._api.archive(id_values), strict=True))
         with self._settle_lock:
             self._settle(outcomes)
 
@@ -193,12 +188,12 @@ class ContactWriter:
         settled: list[int] = []
         rejected: list[tuple[str, str, dict, Reason]] = []
         for contact, outcome in outcomes:
-            if isinstance(outcome, Written):
-                self._counts.created += outcome.new
-                self._counts.updated += not outcome.new
+            self._counts.count(outcome, records=len(contact.sources))
+            if isinstance(outcome, Skipped):
+                self._logger.info("Skipped contact %r: %s.", contact.id_value, outcome.why)
+            if not isinstance(outcome, Rejected):
                 settled.extend(contact.sequences)
                 continue
-            self._counts.rejected += len(contact.sources)
             rejected.extend(
                 (stream, contact.id_value, record, outcome.reason)
                 for stream, record in contact.sources
@@ -207,45 +202,6 @@ class ContactWriter:
                 settled.extend(contact.sequences)
         self._rejects.record(rejected)
         self._tracker.settle(settled)
-
-    # Worker threads from here on.
-
-    def _write(self, contacts: list[PendingContact]) -> list[tuple[PendingContact, Outcome]]:
-        inputs = [
-            {
-                "id": contact.id_value,
-                "idProperty": self._id_property,
-                "objectWriteTraceId": str(index),
-                "properties": contact.properties,
-            }
-            for index, contact in enumerate(contacts)
-        ]
-        try:
-            answer = self._client.batch_upsert(inputs)
-        except RejectedCallError as exc:
-            if exc.status != 400 or exc.category != "VALIDATION_ERROR":
-                raise
-            return self._isolate(contacts, exc)
-        return _match_answer(contacts, answer)
-
-    def _isolate(
-        self, contacts: list[PendingContact], error: RejectedCallError
-    ) -> list[tuple[PendingContact, Outcome]]:
-        """HubSpot refused a whole call for a bad input: halve it until the culprits stand alone."""
-        message = str(error.body.get("message", "")) if isinstance(error.body, dict) else ""
-        if "non-unique" in message:
-            msg = f"HubSpot cannot upsert by `id_property` '{self._id_property}': {message}"
-            raise ConfigurationError(msg)
-        if len(contacts) == 1:
-            return [
-                (contacts[0], Rejected(reason_from_hubspot_error(error.body, error.correlation_id)))
-            ]
-        self._logger.info(
-            "HubSpot refused a call of %d contacts for one bad value; splitting it to find which.",
-            len(contacts),
-        )
-        middle = len(contacts) // 2
-        return self._write(contacts[:middle]) + self._write(contacts[middle:])
 
 
 class _BusyScope:
@@ -257,31 +213,6 @@ class _BusyScope:
 
     def __exit__(self, *exc: object) -> None:
         self._writer.busy -= 1
-
-
-def _match_answer(
-    contacts: list[PendingContact], answer: Answer
-) -> list[tuple[PendingContact, Outcome]]:
-    """Pair each contact with its result or error by trace id; all must be accounted for."""
-    body = answer.body if isinstance(answer.body, dict) else {}
-    outcomes: dict[str, Outcome] = {}
-    for result in body.get("results") or []:
-        outcomes[str(result.get("objectWriteTraceId"))] = Written(new=bool(result.get("new")))
-    for error in body.get("errors") or []:
-        for trace_id in (error.get("context") or {}).get("objectWriteTraceId") or []:
-            outcomes[str(trace_id)] = Rejected(
-                reason_from_hubspot_error(error, answer.correlation_id)
-            )
-    missing = [str(index) for index in range(len(contacts)) if str(index) not in outcomes]
-    if missing:
-        msg = (
-            f"HubSpot answered {answer.status} to a batch upsert of {len(contacts)} contacts but "
-            f"accounted for only {len(contacts) - len(missing)} of them, so the rest cannot be "
-            f"assumed written; stopping before STATE moves past them. Rerun from the last STATE "
-            f"(upserts are safe to repeat). [correlation id {answer.correlation_id}]"
-        )
-        raise HubSpotAPIError(msg, status=answer.status, body=answer.body)
-    return [(contact, outcomes[str(index)]) for index, contact in enumerate(contacts)]
 
 
 class ContactsSink(BatchSink):
@@ -297,7 +228,13 @@ class ContactsSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self._load = target.load
         self._mapper = self._load.mapper_for(stream_name, schema)
+        self._archive_deleted = bool(target.config.get("archive_deleted"))
         self._schema_violation: str | None = None  # of the record being processed
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Keep `_sdc_deleted_at` (the SDK strips it otherwise) when deletions archive contacts."""
+        return bool(self.config.get("add_record_metadata") or self.config.get("archive_deleted"))
 
     def _validate_and_parse(self, record: dict) -> dict:
         """As the SDK does, except that a record breaking its schema is rejected, not the run."""
@@ -329,6 +266,12 @@ class ContactsSink(BatchSink):
             self._reject(sequence, record, reason)
             return
         try:
+            if self._archive_deleted and record.get("_sdc_deleted_at"):
+                id_value = self._mapper.id_value(record)
+                self._load.writer.add(
+                    id_value, {}, sequence, self.stream_name, record, archive=True
+                )
+                return
             id_value, properties = self._mapper.map(record)
         except RecordRejected as rejection:
             reason = Reason(

@@ -14,6 +14,7 @@ from singer_sdk.target_base import Target
 
 from target_hubspot_contacts.auth import token_from_config
 from target_hubspot_contacts.client import HubSpotClient
+from target_hubspot_contacts.contacts import WRITE_MODES, ContactsAPI
 from target_hubspot_contacts.errors import (
     ConfigurationError,
     TargetError,
@@ -37,7 +38,13 @@ if t.TYPE_CHECKING:
 class _Load:
     """The parts one run shares between its sinks."""
 
-    def __init__(self, config: t.Mapping[str, t.Any], logger, emit_state) -> None:
+    def __init__(
+        self,
+        config: t.Mapping[str, t.Any],
+        logger: logging.Logger,
+        emit_state: t.Callable[[dict], None],
+    ) -> None:
+        self.dry_run = bool(config["dry_run"])
         timeout = float(config["request_timeout"])
         token = token_from_config(config, timeout=timeout, logger=logger)
         self.client = HubSpotClient(
@@ -47,7 +54,8 @@ class _Load:
             timeout=timeout,
             max_retry_seconds=float(config["max_retry_seconds"]),
         )
-        self.tracker = StateTracker(emit_state)
+        # A dry run loads nothing, so it has nothing to checkpoint.
+        self.tracker = StateTracker(_discard if self.dry_run else emit_state)
         self.counts = RunCounts()
         self.rejects = Rejects(config.get("rejects_path"), logger)
         self.portal = Portal(
@@ -59,12 +67,18 @@ class _Load:
             null_values=config["null_values"],
             logger=logger,
         )
+        api = ContactsAPI(
+            self.client,
+            id_property=config["id_property"],
+            write_mode=config["write_mode"],
+            dry_run=self.dry_run,
+            logger=logger,
+        )
         self.writer = ContactWriter(
-            client=self.client,
+            api=api,
             tracker=self.tracker,
             rejects=self.rejects,
             counts=self.counts,
-            id_property=config["id_property"],
             batch_size=config.get("batch_size_rows") or MAX_INPUTS_PER_CALL,
             max_concurrency=config["max_concurrency"],
             logger=logger,
@@ -78,17 +92,30 @@ class _Load:
         """Log one summary line and the same figures as Singer metrics."""
         counts, calls = self.counts, self.client.stats
         logger.info(
-            "HubSpot contacts: %d created, %d updated, %d rejected; "
-            "%d API calls, %d retries, %d rate-limited (429).",
+            "%s: %d created, %d updated, %d archived, %d deletions found no contact, "
+            "%d skipped, %d rejected; %d API calls, %d retries, %d rate-limited (429).",
+            "Dry run, nothing written. HubSpot contacts that would be"
+            if self.dry_run
+            else "HubSpot contacts",
             counts.created,
             counts.updated,
+            counts.archived,
+            counts.not_found_to_archive,
+            counts.skipped,
             counts.rejected,
             calls.calls,
             calls.retries,
             calls.rate_limited,
         )
         metrics_logger = metrics.get_metrics_logger()
-        for outcome in ("created", "updated", "rejected"):
+        for outcome in (
+            "created",
+            "updated",
+            "archived",
+            "not_found_to_archive",
+            "skipped",
+            "rejected",
+        ):
             point = metrics.Point(
                 "counter",
                 metrics.Metric.RECORD_COUNT,
@@ -166,6 +193,24 @@ class TargetHubSpotContacts(Target):
             th.StringType(allowed_values=["skip", "clear"]),
             default="skip",
             description="`skip`: a null never overwrites CRM data; `clear`: a null empties it.",
+        ),
+        th.Property(
+            "write_mode",
+            th.StringType(allowed_values=list(WRITE_MODES)),
+            default="upsert",
+            description="`upsert`, `update_only` (never creates), `create_only` (never modifies).",
+        ),
+        th.Property(
+            "archive_deleted",
+            th.BooleanType,
+            default=False,
+            description="Archive the contact of a record whose `_sdc_deleted_at` is set.",
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            description="Map, check and look up contacts; report what would happen, write nothing.",
         ),
         th.Property(
             "rejects_path",
@@ -300,6 +345,10 @@ class TargetHubSpotContacts(Target):
             )
             sys.exit(128 + signum)
         sys.exit(0)
+
+
+def _discard(value: dict) -> None:
+    """Print nothing."""
 
 
 def _write_state(value: dict) -> None:

@@ -285,9 +285,10 @@ def test_the_run_ends_with_a_summary_and_singer_metrics(hubspot, config, tmp_pat
 
     result = run_target(tmp_path, config, contacts_input(3))
 
-    assert "HubSpot contacts: 3 created, 0 updated, 0 rejected; 3 API calls, 1 retries" in (
-        result.stderr
-    )
+    assert (
+        "HubSpot contacts: 3 created, 0 updated, 0 archived, 0 deletions found no contact, "
+        "0 skipped, 0 rejected; 3 API calls, 1 retries, 0 rate-limited (429)."
+    ) in result.stderr
     metrics = [
         json.loads(line.split("METRIC: ", 1)[1])
         for line in result.stderr.splitlines()

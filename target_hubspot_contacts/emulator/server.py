@@ -371,8 +371,10 @@ class HubSpotState:
         daily_limit: int | None,
         latency: float,
         token_ttl: float,
+        partial_upserts: bool = True,
     ) -> None:
         self.lock = threading.RLock()
+        self.partial_upserts = partial_upserts
         self.access_token = access_token
         self.scopes = frozenset(ALL_SCOPES if scopes is None else scopes)
         self.rate_limit = rate_limit
@@ -738,7 +740,10 @@ class HubSpotState:
                 return reply
         writes = [self._plan(index, item, mode) for index, item in enumerate(inputs)]
         failed = [write for write in writes if write.failed]
-        if failed and any(write.trace_id is None for write in writes):
+        # HubSpot's docs say partial upserts keyed on email are unsupported; a recording shows
+        # 207s. `partial_upserts=False` plays the documented behaviour: the whole call fails.
+        whole_call = not self.partial_upserts or any(write.trace_id is None for write in writes)
+        if failed and whole_call:
             return _whole_call_error(failed)
         valid = [write for write in writes if not write.failed]
         reply = self._check_conflicts(valid)
@@ -1044,6 +1049,7 @@ class HubSpotEmulator:
         daily_limit: int | None = 1_000_000,
         latency: float = 0.0,
         token_ttl: float = 1800,
+        partial_upserts: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -1057,6 +1063,7 @@ class HubSpotEmulator:
             daily_limit=daily_limit,
             latency=latency,
             token_ttl=token_ttl,
+            partial_upserts=partial_upserts,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

@@ -1,0 +1,226 @@
+"""HubSpot's contact batch endpoints: trace ids, one outcome per input, refused calls split."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from target_hubspot_contacts.client import RejectedCallError
+from target_hubspot_contacts.errors import ConfigurationError, HubSpotAPIError
+from target_hubspot_contacts.outcomes import (
+    Archived,
+    Outcome,
+    Rejected,
+    Skipped,
+    Written,
+    reason_from_hubspot_error,
+)
+
+if t.TYPE_CHECKING:
+    import logging
+
+    from target_hubspot_contacts.client import Answer, HubSpotClient
+
+BATCH_PATH = "/crm/v3/objects/contacts/batch"
+WRITE_MODES = ("upsert", "update_only", "create_only")
+
+
+def contact_key(id_value: str) -> str:
+    """HubSpot treats ids differing only by case or surrounding space as one contact."""
+    return id_value.strip().casefold()
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactInput:
+    """One contact to write: its id value and its properties."""
+
+    id_value: str
+    properties: dict[str, str]
+
+
+class ContactsAPI:
+    """Writes, finds and archives contacts by `id_property`, one outcome per input, in order."""
+
+    def __init__(
+        self,
+        client: HubSpotClient,
+        *,
+        id_property: str,
+        write_mode: str = "upsert",
+        dry_run: bool = False,
+        logger: logging.Logger,
+    ) -> None:
+        self._client = client
+        self._id_property = id_property
+        self._write_mode = write_mode
+        self._dry_run = dry_run
+        self._logger = logger
+
+    def write(self, contacts: list[ContactInput]) -> list[Outcome]:
+        """Write contacts as the write mode says (or, in a dry run, say what would happen)."""
+        if self._write_mode == "upsert" and not self._dry_run:
+            return self._traced("upsert", contacts, self._upsert_input)
+        existing = self.find([contact.id_value for contact in contacts])
+        if self._dry_run:
+            return [self._dry_run_outcome(contact, existing) for contact in contacts]
+        if self._write_mode == "update_only":
+            return self._update_existing(contacts, existing)
+        return self._create_missing(contacts, existing, look_again_on_conflict=True)
+
+    def archive(self, id_values: list[str]) -> list[Outcome]:
+        """Archive the contacts with these ids; a contact that does not exist is counted."""
+        existing = self.find(id_values)
+        record_ids = [existing[contact_key(v)] for v in id_values if contact_key(v) in existing]
+        if record_ids and not self._dry_run:
+            inputs = [{"id": record_id} for record_id in record_ids]
+            self._client.request("POST", f"{BATCH_PATH}/archive", json={"inputs": inputs})
+        return [Archived(found=contact_key(v) in existing) for v in id_values]
+
+    def find(self, id_values: list[str]) -> dict[str, str]:
+        """HubSpot record ids of the contacts that exist, by contact key."""
+        body = {
+            "idProperty": self._id_property,
+            "inputs": [{"id": id_value} for id_value in id_values],
+            "properties": [self._id_property],
+        }
+        answer = self._client.request("POST", f"{BATCH_PATH}/read", json=body)
+        found: dict[str, str] = {}
+        for result in (answer.body or {}).get("results") or []:
+            value = (result.get("properties") or {}).get(self._id_property)
+            if value is not None:
+                found[contact_key(str(value))] = str(result["id"])
+        return found
+
+    def _dry_run_outcome(self, contact: ContactInput, existing: dict[str, str]) -> Outcome:
+        exists = contact_key(contact.id_value) in existing
+        if self._write_mode == "update_only" and not exists:
+            return Skipped(self._not_found(contact))
+        if self._write_mode == "create_only" and exists:
+            return Skipped(self._already_exists(contact))
+        return Written(new=not exists)
+
+    def _update_existing(
+        self, contacts: list[ContactInput], existing: dict[str, str]
+    ) -> list[Outcome]:
+        to_update = [c for c in contacts if contact_key(c.id_value) in existing]
+
+        def update_input(contact: ContactInput) -> dict:
+            return {"id": existing[contact_key(contact.id_value)], "properties": contact.properties}
+
+        written = iter(self._traced("update", to_update, update_input))
+        return [
+            next(written) if contact_key(c.id_value) in existing else Skipped(self._not_found(c))
+            for c in contacts
+        ]
+
+    def _create_missing(
+        self,
+        contacts: list[ContactInput],
+        existing: dict[str, str],
+        *,
+        look_again_on_conflict: bool,
+    ) -> list[Outcome]:
+        to_create = [c for c in contacts if contact_key(c.id_value) not in existing]
+
+        def create_input(contact: ContactInput) -> dict:
+            return {"properties": {**contact.properties, self._id_property: contact.id_value}}
+
+        try:
+            created = iter(self._traced("create", to_create, create_input))
+        except RejectedCallError as exc:
+            if exc.status != 409 or not look_again_on_conflict:
+                raise
+            # Created by someone else since we looked: look again, then create the rest.
+            self._logger.info("A contact appeared since it was looked up (409); looking again.")
+            existing = self.find([c.id_value for c in contacts])
+            return self._create_missing(contacts, existing, look_again_on_conflict=False)
+        return [
+            Skipped(self._already_exists(c))
+            if contact_key(c.id_value) in existing
+            else next(created)
+            for c in contacts
+        ]
+
+    def _not_found(self, contact: ContactInput) -> str:
+        return (
+            f"no contact with {self._id_property} {contact.id_value!r}; update_only never creates"
+        )
+
+    def _already_exists(self, contact: ContactInput) -> str:
+        return (
+            f"a contact with {self._id_property} {contact.id_value!r} exists; "
+            "create_only never modifies one"
+        )
+
+    def _upsert_input(self, contact: ContactInput) -> dict:
+        return {
+            "id": contact.id_value,
+            "idProperty": self._id_property,
+            "properties": contact.properties,
+        }
+
+    def _traced(
+        self, action: str, contacts: list[ContactInput], to_input: t.Callable[[ContactInput], dict]
+    ) -> list[Outcome]:
+        """Send one call with a trace id per input; split it if HubSpot refuses it whole."""
+        if not contacts:
+            return []
+        inputs = [
+            {**to_input(contact), "objectWriteTraceId": str(index)}
+            for index, contact in enumerate(contacts)
+        ]
+        try:
+            answer = self._client.request("POST", f"{BATCH_PATH}/{action}", json={"inputs": inputs})
+        except RejectedCallError as exc:
+            if exc.status != 400 or exc.category != "VALIDATION_ERROR":
+                raise
+            return self._split(action, contacts, to_input, exc)
+        return _match_answer(action, len(contacts), answer)
+
+    def _split(
+        self,
+        action: str,
+        contacts: list[ContactInput],
+        to_input: t.Callable[[ContactInput], dict],
+        error: RejectedCallError,
+    ) -> list[Outcome]:
+        """HubSpot refused a whole call for a bad input: halve it until the culprits stand alone."""
+        message = str(error.body.get("message", "")) if isinstance(error.body, dict) else ""
+        if "non-unique" in message:
+            msg = f"HubSpot cannot {action} by `id_property` '{self._id_property}': {message}"
+            raise ConfigurationError(msg)
+        if len(contacts) == 1:
+            return [Rejected(reason_from_hubspot_error(error.body, error.correlation_id))]
+        self._logger.info(
+            "HubSpot refused a %s of %d contacts for a bad value; splitting it to find which.",
+            action,
+            len(contacts),
+        )
+        middle = len(contacts) // 2
+        return self._traced(action, contacts[:middle], to_input) + self._traced(
+            action, contacts[middle:], to_input
+        )
+
+
+def _match_answer(action: str, sent: int, answer: Answer) -> list[Outcome]:
+    """Pair each input with its result or error by trace id; all must be accounted for."""
+    body = answer.body if isinstance(answer.body, dict) else {}
+    outcomes: dict[str, Outcome] = {}
+    for result in body.get("results") or []:
+        new = bool(result.get("new", action == "create"))
+        outcomes[str(result.get("objectWriteTraceId"))] = Written(new=new)
+    for error in body.get("errors") or []:
+        for trace_id in (error.get("context") or {}).get("objectWriteTraceId") or []:
+            outcomes[str(trace_id)] = Rejected(
+                reason_from_hubspot_error(error, answer.correlation_id)
+            )
+    missing = [str(index) for index in range(sent) if str(index) not in outcomes]
+    if missing:
+        msg = (
+            f"HubSpot answered {answer.status} to a batch {action} of {sent} contacts but "
+            f"accounted for only {sent - len(missing)} of them, so the rest cannot be assumed "
+            "written; stopping before STATE moves past them. Rerun from the last STATE "
+            f"(writes are safe to repeat). [correlation id {answer.correlation_id}]"
+        )
+        raise HubSpotAPIError(msg, status=answer.status, body=answer.body)
+    return [outcomes[str(index)] for index in range(sent)]
