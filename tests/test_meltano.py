@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import pytest
 
 from target_hubspot_contacts.emulator import HubSpotEmulator
+from tests.helpers import clean_env
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 MELTANO = pathlib.Path(sys.executable).parent / "meltano"
@@ -42,13 +44,12 @@ def meltano(project: pathlib.Path, *args: str, env: dict) -> subprocess.Complete
 
 def test_meltano_run_loads_the_demo_contacts_and_saves_state(project):
     with HubSpotEmulator(access_token=DEMO_TOKEN) as hubspot:
-        env = {
-            "PATH": f"{MELTANO.parent}:/usr/bin:/bin",
-            "HOME": str(project),
-            "TARGET_HUBSPOT_CONTACTS_API_URL": hubspot.url,
-            "TARGET_HUBSPOT_CONTACTS_ACCESS_TOKEN": DEMO_TOKEN,
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
+        env = clean_env(
+            PATH=f"{MELTANO.parent}:{os.environ['PATH']}",
+            TARGET_HUBSPOT_CONTACTS_API_URL=hubspot.url,
+            TARGET_HUBSPOT_CONTACTS_ACCESS_TOKEN=DEMO_TOKEN,
+            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        )
         installed = meltano(project, "install", env=env)
         assert installed.returncode == 0, installed.stderr[-3000:]
 
