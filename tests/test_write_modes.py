@@ -26,7 +26,8 @@ def existing(hubspot, config, tmp_path) -> dict:
 
 def live(hubspot) -> dict[str, dict]:
     """Properties of the contacts that are not archived, by email."""
-    return {c["properties"]["email"]: c["properties"] for c in hubspot.contacts if not c["archived"]}
+    contacts = [c for c in hubspot.contacts if not c["archived"]]
+    return {c["properties"]["email"]: c["properties"] for c in contacts}
 
 
 def write_calls(hubspot) -> list:
@@ -60,9 +61,8 @@ def test_dry_run_reports_what_would_happen_and_writes_nothing(existing, hubspot,
     assert printed_states(result.stdout) == []
 
 
-def test_update_only_updates_existing_contacts_and_skips_absent_ones(
-    existing, hubspot, config, tmp_path
-):
+@pytest.mark.usefixtures("existing")
+def test_update_only_updates_existing_contacts_and_skips_absent_ones(hubspot, config, tmp_path):
     config["write_mode"] = "update_only"
 
     result = run_target(tmp_path, config, ada_and_bob())
@@ -77,9 +77,8 @@ def test_update_only_updates_existing_contacts_and_skips_absent_ones(
     assert printed_states(result.stdout) == [{"n": 2}]
 
 
-def test_create_only_creates_absent_contacts_and_leaves_existing_ones(
-    existing, hubspot, config, tmp_path
-):
+@pytest.mark.usefixtures("existing")
+def test_create_only_creates_absent_contacts_and_leaves_existing_ones(hubspot, config, tmp_path):
     config["write_mode"] = "create_only"
 
     result = run_target(tmp_path, config, ada_and_bob())
@@ -109,9 +108,7 @@ def test_a_deleted_record_archives_its_contact(existing, hubspot, config, tmp_pa
     assert "1 archived" in result.stderr
 
 
-def test_deleting_a_contact_that_does_not_exist_is_counted_not_an_error(
-    hubspot, config, tmp_path
-):
+def test_deleting_a_contact_that_does_not_exist_is_counted_not_an_error(hubspot, config, tmp_path):
     config["archive_deleted"] = True
     messages = [
         schema(properties=DELETABLE),
@@ -139,9 +136,7 @@ def test_an_upsert_then_a_deletion_of_one_contact_ends_archived(hubspot, config,
     assert live(hubspot) == {}
 
 
-def test_a_deletion_then_an_upsert_of_one_contact_ends_present(
-    existing, hubspot, config, tmp_path
-):
+def test_a_deletion_then_an_upsert_of_one_contact_ends_present(existing, hubspot, config, tmp_path):
     config["archive_deleted"] = True
     messages = [
         schema(properties=DELETABLE),
@@ -170,7 +165,8 @@ def test_without_archive_deleted_a_deleted_record_is_written_like_any_other(
     assert live(hubspot)["dee@example.com"]["firstname"] == "Dee"
 
 
-def test_dry_run_counts_deletions_without_archiving(existing, hubspot, config, tmp_path):
+@pytest.mark.usefixtures("existing")
+def test_dry_run_counts_deletions_without_archiving(hubspot, config, tmp_path):
     config.update(dry_run=True, archive_deleted=True)
     messages = [
         schema(properties=DELETABLE),
