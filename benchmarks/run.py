@@ -100,8 +100,7 @@ def singer_lines(count: int) -> t.Iterator[str]:
     for number in range(count):
         yield json.dumps({"type": "RECORD", "stream": STREAM, "record": contact_record(number)})
         if (number + 1) % STATE_EVERY == 0 or number + 1 == count:
-            bookmark = {"bookmarks": {STREAM: {"replication_key_value": number + 1}}}
-            yield json.dumps({"type": "STATE", "value": bookmark})
+            yield json.dumps({"type": "STATE", "value": final_bookmark(number + 1)})
 
 
 def input_file(workdir: pathlib.Path, count: int) -> pathlib.Path:
@@ -224,7 +223,20 @@ def run_target(
     written = emulator.stats()["contacts"]
     if written != count:
         sys.exit(f"{label}: {written} contacts in the emulator, expected {count}")
+    if count and last_state(run.stdout) != final_bookmark(count):
+        sys.exit(f"{label}: the last STATE printed is not the input's last; see {run.stdout}")
     return run
+
+
+def final_bookmark(count: int) -> dict[str, t.Any]:
+    """The value of the last STATE in an input of `count` records."""
+    return {"bookmarks": {STREAM: {"replication_key_value": count}}}
+
+
+def last_state(stdout: pathlib.Path) -> dict[str, t.Any] | None:
+    """The last STATE value a target printed, if any."""
+    lines = [line for line in stdout.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return json.loads(lines[-1]) if lines else None
 
 
 def run_noop(args: argparse.Namespace, workdir: pathlib.Path, count: int, label: str) -> ProcessRun:
@@ -407,7 +419,7 @@ AREAS = (  # (label, substrings of "path function"), first match wins
 
 
 def area_of(path: str, function: str) -> str:
-    """The area a profiled function belongs to (built-ins are placed by their name)."""
+    """The area a profiled Python function belongs to."""
     where = f"{path} {function}"
     for label, needles in AREAS:
         if any(needle in where for needle in needles):
@@ -416,11 +428,20 @@ def area_of(path: str, function: str) -> str:
 
 
 def tottime_by_area(stats: pstats.Stats) -> list[tuple[str, float]]:
-    """Own (tottime) seconds summed per area, largest first."""
+    """Own (tottime) seconds summed per area, largest first.
+
+    A built-in (`isinstance`, `dict.get`, a socket read) counts for the code calling it,
+    split by what each caller spent in it.
+    """
     totals: dict[str, float] = {}
     for (path, _line, function), row in stats.stats.items():  # type: ignore[attr-defined]
-        area = area_of(path, function)
-        totals[area] = totals.get(area, 0.0) + row[2]
+        callers = row[4]
+        if path == "~" and callers:
+            shares = [(area_of(caller[0], caller[2]), edge[2]) for caller, edge in callers.items()]
+        else:
+            shares = [(area_of(path, function), row[2])]
+        for area, seconds in shares:
+            totals[area] = totals.get(area, 0.0) + seconds
     return sorted(totals.items(), key=lambda item: -item[1])
 
 

@@ -844,3 +844,55 @@ def test_latency_can_be_changed_while_running(emu: HubSpotEmulator) -> None:
     call(emu, "GET", PROPERTIES)
 
     assert time.monotonic() - started >= 0.15
+
+
+def test_without_partial_upserts_one_bad_input_fails_the_whole_call() -> None:
+    with HubSpotEmulator(access_token=TOKEN, partial_upserts=False) as emu:
+        response = upsert(emu, by_email("good@example.com", "1"), by_email("bad@example..com", "2"))
+
+        assert response.status_code == 400
+        assert response.json()["category"] == "VALIDATION_ERROR"
+        assert emu.contacts == []
+
+
+def test_faults_can_be_queued_over_http(emu: HubSpotEmulator) -> None:
+    queued = requests.post(
+        f"{emu.url}/_emulator/faults",
+        json={"path_suffix": "/batch/upsert", "status": 503, "times": 2},
+        timeout=5,
+    )
+
+    statuses = [upsert(emu, by_email("a@example.com", "1")).status_code for _ in range(3)]
+
+    assert queued.status_code == 201
+    assert statuses == [503, 503, 200]
+
+
+def test_a_fault_without_a_failure_is_refused_over_http(emu: HubSpotEmulator) -> None:
+    response = requests.post(
+        f"{emu.url}/_emulator/faults", json={"path_suffix": "/batch/upsert"}, timeout=5
+    )
+
+    assert response.status_code == 400
+
+
+def test_cli_fault_option_fails_the_matching_calls(tmp_path: Path) -> None:
+    port_file = tmp_path / "port"
+    command = [sys.executable, "-m", "target_hubspot_contacts.emulator", "--port", "0"]
+    command += ["--port-file", str(port_file), "--token", TOKEN, "--fault", "/batch/upsert:502x1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not port_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{int(port_file.read_text())}{UPSERT}"
+        body = {"inputs": [by_email("a@example.com", "1")]}
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        statuses = [
+            requests.post(url, json=body, headers=headers, timeout=5).status_code for _ in range(2)
+        ]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+    assert statuses == [502, 200]

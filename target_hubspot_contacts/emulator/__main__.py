@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from target_hubspot_contacts.emulator.server import HubSpotEmulator
+from target_hubspot_contacts.emulator.server import Fault, HubSpotEmulator, make_fault
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +50,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rotate-refresh-tokens", action="store_true", help="issue a new refresh token per refresh"
     )
+    parser.add_argument(
+        "--no-partial-upserts",
+        action="store_true",
+        help="fail a whole upsert call for one bad input, as HubSpot's docs describe",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=parse_fault,
+        metavar="PATH_SUFFIX:STATUS|drop[xTIMES]",
+        help="fail matching calls, e.g. /batch/upsert:503x3 or /batch/upsert:drop (repeatable); "
+        "at run time: POST /_emulator/faults with inject()'s arguments as JSON",
+    )
     return parser
+
+
+def parse_fault(spec: str) -> Fault:
+    """`/batch/upsert:503x3` -> three 503s; `/batch/upsert:drop` -> one dropped connection."""
+    path_suffix, _, what = spec.rpartition(":")
+    kind, _, times = what.partition("x")
+    try:
+        if kind == "drop":
+            return make_fault(path_suffix, drop_connection=True, times=int(times or 1))
+        return make_fault(path_suffix, status=int(kind), times=int(times or 1))
+    except ValueError:
+        msg = f"not a fault: {spec!r} (expected e.g. /batch/upsert:503x3 or /batch/upsert:drop)"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
@@ -64,9 +91,17 @@ def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
         daily_limit=args.daily_limit or None,
         latency=args.latency_ms / 1000,
         token_ttl=args.token_ttl,
+        partial_upserts=not args.no_partial_upserts,
         host=args.host,
         port=args.port,
     )
+    for fault in args.fault:
+        emulator.inject(
+            fault.path_suffix,
+            status=fault.status,
+            drop_connection=fault.drop_connection,
+            times=fault.times,
+        )
     for spec in args.oauth_client:
         client_id, client_secret, refresh_token = spec.split(":", 2)
         emulator.add_oauth_client(

@@ -18,7 +18,7 @@ import traceback
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -103,6 +103,24 @@ class Fault:
     drop_connection: bool = False
     delay: float = 0.0
     times: int = 1
+
+
+def make_fault(
+    path_suffix: str,
+    *,
+    status: int | None = None,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    drop_connection: bool = False,
+    delay: float = 0.0,
+    times: int = 1,
+) -> Fault:
+    """A checked Fault: it must fail, drop or delay, at least once."""
+    if status is None and not drop_connection and delay <= 0:
+        raise ValueError("a fault needs a status, drop_connection=True or a delay")
+    if times < 1:
+        raise ValueError("times must be at least 1")
+    return Fault(path_suffix, status, body, dict(headers or {}), drop_connection, delay, times)
 
 
 @dataclass
@@ -530,7 +548,18 @@ class HubSpotState:
             return _stamp(Reply(200, {"results": self.contacts()}))
         if request.method == "GET" and request.path == "/_emulator/stats":
             return _stamp(Reply(200, self.stats()))
+        if request.method == "POST" and request.path == "/_emulator/faults":
+            return _stamp(self._queue_fault(request.body))
         return _stamp(_not_found(request))
+
+    def _queue_fault(self, body: Any) -> Reply:
+        """`POST /_emulator/faults` with the keyword arguments of `HubSpotEmulator.inject`."""
+        try:
+            fault = make_fault(**body)
+        except (TypeError, ValueError) as exc:
+            return _error(400, f"Bad fault: {exc}", "VALIDATION_ERROR")
+        self.inject(fault)
+        return Reply(201, {"queued": asdict(fault)})
 
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self._faults:
@@ -1162,11 +1191,15 @@ class HubSpotEmulator:
 
         `delay` sleeps before handling (and before a status or a drop, when combined).
         """
-        if status is None and not drop_connection and delay <= 0:
-            raise ValueError("inject needs a status, drop_connection=True or a delay")
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        fault = Fault(path_suffix, status, body, dict(headers or {}), drop_connection, delay, times)
+        fault = make_fault(
+            path_suffix,
+            status=status,
+            body=body,
+            headers=headers,
+            drop_connection=drop_connection,
+            delay=delay,
+            times=times,
+        )
         self._state.inject(fault)
 
     def reset(self) -> None:
