@@ -45,6 +45,7 @@ class _Load:
         emit_state: t.Callable[[dict], None],
     ) -> None:
         self.dry_run = bool(config["dry_run"])
+        self._finished = False
         timeout = float(config["request_timeout"])
         token = token_from_config(config, timeout=timeout, logger=logger)
         self.client = HubSpotClient(
@@ -88,7 +89,16 @@ class _Load:
         """The record mapper for one stream schema."""
         return self.portal.mapper_for(stream_name, schema)
 
-    def report(self, logger: logging.Logger) -> None:
+    def finish(self, logger: logging.Logger) -> None:
+        """Report once, then release threads and files; later calls do nothing."""
+        if self._finished:
+            return
+        self._finished = True
+        self._report(logger)
+        self.writer.close()
+        self.rejects.close()
+
+    def _report(self, logger: logging.Logger) -> None:
         """Log one summary line and the same figures as Singer metrics."""
         counts, calls = self.counts, self.client.stats
         logger.info(
@@ -128,11 +138,6 @@ class _Load:
                 "counter", metrics.Metric.HTTP_REQUEST_COUNT, getattr(calls, kind), {"kind": kind}
             )
             metrics.log(metrics_logger, point)
-
-    def close(self) -> None:
-        """Release threads and files."""
-        self.writer.close()
-        self.rejects.close()
 
 
 class TargetHubSpotContacts(Target):
@@ -284,8 +289,7 @@ class TargetHubSpotContacts(Target):
         super().process_endofpipe()
         if self._load is None:
             return
-        self._load.report(self.logger)
-        self._load.close()
+        self._load.finish(self.logger)
         self._raise_if_incomplete()
 
     def listen(self, file_input: t.IO[str] | None = None) -> None:
@@ -297,8 +301,7 @@ class TargetHubSpotContacts(Target):
         except TargetError as exc:
             self.logger.error("%s", exc)  # the message is the whole story: no traceback
             if self._load is not None:
-                self._load.report(self.logger)
-                self._load.close()
+                self._load.finish(self.logger)
             sys.exit(1)
 
     def _raise_if_incomplete(self) -> None:
@@ -335,8 +338,7 @@ class TargetHubSpotContacts(Target):
             sys.exit(0)
         self._load.writer.finish_in_flight()
         unsettled = self._load.tracker.unsettled
-        self._load.report(self.logger)
-        self._load.close()
+        self._load.finish(self.logger)
         if unsettled:
             self.logger.error(
                 "Stopped by signal %d with %d record(s) not written; rerun from the last STATE.",

@@ -230,6 +230,7 @@ def test_rejects_past_max_rejects_exit_non_zero_after_writing_every_valid_record
 
     assert result.returncode == 1
     assert "more than `max_rejects` (1)" in result.stderr
+    assert result.stderr.count("HubSpot contacts: 2 created") == 1
     assert len(hubspot.contacts) == 2
     assert [entry["id"] for entry in read_rejects(rejects)] == ["not-an-email", "also@bad"]
     assert printed_states(result.stdout) == [{"n": 4}]
