@@ -11,8 +11,12 @@ import pathlib
 import re
 import typing as t
 
+from singer_sdk import metrics
+
 if t.TYPE_CHECKING:
     import logging
+
+    from target_hubspot_contacts.client import CallStats
 
 _VALUE_ERRORS_PREFIX = re.compile(r"^Property values were not valid:\s*")
 
@@ -119,6 +123,35 @@ class RunCounts:
             self.skipped += 1
         else:
             self.rejected += records
+
+
+def report_run(
+    logger: logging.Logger, counts: RunCounts, calls: CallStats, *, dry_run: bool
+) -> None:
+    """Log one summary line, and the same figures as Singer metrics."""
+    logger.info(
+        "%s: %d created, %d updated, %d archived, %d deletions found no contact, "
+        "%d skipped, %d rejected; %d API calls, %d retries, %d rate-limited (429).",
+        "Dry run, nothing written. HubSpot contacts that would be"
+        if dry_run
+        else "HubSpot contacts",
+        counts.created,
+        counts.updated,
+        counts.archived,
+        counts.not_found_to_archive,
+        counts.skipped,
+        counts.rejected,
+        calls.calls,
+        calls.retries,
+        calls.rate_limited,
+    )
+    metrics_logger = metrics.get_metrics_logger()
+    for outcome, value in dataclasses.asdict(counts).items():
+        point = metrics.Point("counter", metrics.Metric.RECORD_COUNT, value, {"outcome": outcome})
+        metrics.log(metrics_logger, point)
+    for kind, value in dataclasses.asdict(calls).items():
+        point = metrics.Point("counter", metrics.Metric.HTTP_REQUEST_COUNT, value, {"kind": kind})
+        metrics.log(metrics_logger, point)
 
 
 class Rejects:

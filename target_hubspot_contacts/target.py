@@ -7,7 +7,6 @@ import os
 import sys
 import typing as t
 
-from singer_sdk import metrics
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
@@ -20,7 +19,7 @@ from target_hubspot_contacts.errors import (
     TargetError,
     UnwrittenRecordsError,
 )
-from target_hubspot_contacts.outcomes import Rejects, RunCounts
+from target_hubspot_contacts.outcomes import Rejects, RunCounts, report_run
 from target_hubspot_contacts.portal import Portal
 from target_hubspot_contacts.sinks import (
     MAX_INPUTS_PER_CALL,
@@ -94,50 +93,9 @@ class _Load:
         if self._finished:
             return
         self._finished = True
-        self._report(logger)
+        report_run(logger, self.counts, self.client.stats, dry_run=self.dry_run)
         self.writer.close()
         self.rejects.close()
-
-    def _report(self, logger: logging.Logger) -> None:
-        """Log one summary line and the same figures as Singer metrics."""
-        counts, calls = self.counts, self.client.stats
-        logger.info(
-            "%s: %d created, %d updated, %d archived, %d deletions found no contact, "
-            "%d skipped, %d rejected; %d API calls, %d retries, %d rate-limited (429).",
-            "Dry run, nothing written. HubSpot contacts that would be"
-            if self.dry_run
-            else "HubSpot contacts",
-            counts.created,
-            counts.updated,
-            counts.archived,
-            counts.not_found_to_archive,
-            counts.skipped,
-            counts.rejected,
-            calls.calls,
-            calls.retries,
-            calls.rate_limited,
-        )
-        metrics_logger = metrics.get_metrics_logger()
-        for outcome in (
-            "created",
-            "updated",
-            "archived",
-            "not_found_to_archive",
-            "skipped",
-            "rejected",
-        ):
-            point = metrics.Point(
-                "counter",
-                metrics.Metric.RECORD_COUNT,
-                getattr(counts, outcome),
-                {"outcome": outcome},
-            )
-            metrics.log(metrics_logger, point)
-        for kind in ("calls", "retries", "rate_limited"):
-            point = metrics.Point(
-                "counter", metrics.Metric.HTTP_REQUEST_COUNT, getattr(calls, kind), {"kind": kind}
-            )
-            metrics.log(metrics_logger, point)
 
 
 class TargetHubSpotContacts(Target):
@@ -318,7 +276,8 @@ class TargetHubSpotContacts(Target):
         if load.counts.rejected > max_rejects:
             msg = (
                 f"{load.counts.rejected} record(s) were rejected (kept in {load.rejects.path}), "
-                f"more than `max_rejects` ({max_rejects}). Every valid record was written."
+                f"more than `max_rejects` ({max_rejects}). Every valid record was "
+                + ("checked (dry run)." if load.dry_run else "written.")
             )
             raise UnwrittenRecordsError(msg)
 
