@@ -107,9 +107,11 @@ def input_file(workdir: pathlib.Path, count: int) -> pathlib.Path:
     """The `.singer` input with `count` records, written on first use."""
     path = workdir / f"contacts-{count}.singer"
     if not path.exists():
-        with path.open("w", encoding="utf-8") as out:
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("w", encoding="utf-8") as out:
             for line in singer_lines(count):
                 out.write(line + "\n")
+        partial.replace(path)
     return path
 
 
@@ -183,7 +185,9 @@ def write_config(workdir: pathlib.Path, name: str, config: dict[str, t.Any]) -> 
     return path
 
 
-def target_config(workdir: pathlib.Path, emulator: HubSpotEmulator, args: argparse.Namespace):
+def target_config(
+    workdir: pathlib.Path, emulator: HubSpotEmulator, args: argparse.Namespace
+) -> pathlib.Path:
     """The target's config for this emulator (its defaults otherwise)."""
     config: dict[str, t.Any] = {"access_token": TOKEN, "api_url": emulator.url}
     if args.max_concurrency:
@@ -379,7 +383,7 @@ class MemoryRun:
 
 
 def measure_memory(args: argparse.Namespace, workdir: pathlib.Path) -> list[MemoryRun]:
-    """Run both targets once per input size with no latency and no limit."""
+    """Run both targets once per input size with no latency and no binding limit."""
     results = []
     for count in args.memory_records:
         with fast_emulator(args) as emulator:
@@ -402,7 +406,7 @@ AREAS = (  # (label, substrings of "path function"), first match wins
     ),
     ("jsonschema validation", ("jsonschema", "referencing", "rpds")),
     (
-        "JSON decoding of input lines",
+        "JSON decoding (input lines, HTTP answers)",
         ("json/decoder.py", "json/scanner.py", "json/__init__.py loads", "scanstring"),
     ),
     ("JSON encoding of request bodies", ("json/encoder.py", "json/__init__.py dumps", "_json.")),
@@ -463,10 +467,13 @@ def profile_target(args: argparse.Namespace, workdir: pathlib.Path) -> pathlib.P
     with report.open("w", encoding="utf-8") as text:
         stats = pstats.Stats(str(out), stream=text).strip_dirs()
         total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
-        text.write(f"Profile of the target on {count:,} records, all threads ({total:.2f} s)\n\n")
+        text.write(
+            f"Profile of the target on {count:,} records, all threads: {total:.2f} thread CPU s "
+            "under the profiler, whose overhead inflates them several times; read the shares.\n\n"
+        )
         text.write("Own time by area:\n")
         for area, seconds in tottime_by_area(pstats.Stats(str(out))):
-            text.write(f"  {area:<40} {seconds:7.2f} s  {100 * seconds / total:5.1f} %\n")
+            text.write(f"  {area:<48} {seconds:6.2f} s {100 * seconds / total:5.1f} %\n")
         for order in ("cumulative", "tottime"):
             text.write(f"\nTop 25 by {order}:\n")
             stats.sort_stats(order).print_stats(25)
@@ -577,7 +584,9 @@ def environment() -> str:
     )
 
 
-def details(throughput: Throughput | None, cpu: CpuComparison | None) -> list[str]:
+def details(
+    throughput: Throughput | None, cpu: CpuComparison | None, memory: list[MemoryRun]
+) -> list[str]:
     """Raw numbers behind the table, for whoever wonders."""
     lines = []
     if throughput is not None:
@@ -591,6 +600,14 @@ def details(throughput: Throughput | None, cpu: CpuComparison | None) -> list[st
             cpu_s = ", ".join(f"{run.cpu:.2f}" for run in runs)
             wall_s = ", ".join(f"{run.wall:.2f}" for run in runs)
             lines.append(f"- {name} on {cpu.records:,} records: CPU s {cpu_s}; wall s {wall_s}")
+    for result in memory:
+        runs = [("target", result.target), ("do-nothing", result.noop)]
+        described = [
+            f"{name} CPU {run.cpu:.1f} s, wall {run.wall:.1f} s, peak {run.max_rss_mib:.0f} MiB"
+            for name, run in runs
+            if run is not None
+        ]
+        lines.append(f"- {result.records:,} records: " + "; ".join(described))
     return lines
 
 
@@ -668,7 +685,7 @@ def run_all(args: argparse.Namespace, workdir: pathlib.Path) -> None:
     rows += memory_rows(memory)
     print(markdown_table(rows))
     print()
-    for line in details(throughput, cpu):
+    for line in details(throughput, cpu, memory):
         print(line)
     print(f"- {environment()}")
     print(f"- command: `{shlex.join(sys.orig_argv)}`")
