@@ -126,12 +126,12 @@ class HubSpotClient:
         self._governor.acquire()
         response = None
         try:
-            response = self._session().request(
-                method,
-                self.api_url + path,
-                json=json,
-                headers={"Authorization": authorization},
-                timeout=self._timeout,
+            session, environment = self._session()
+            request = requests.Request(
+                method, self.api_url + path, json=json, headers={"Authorization": authorization}
+            )
+            response = session.send(
+                session.prepare_request(request), timeout=self._timeout, **environment
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _RetryableError(f"{type(exc).__name__} talking to {self.api_url}") from None
@@ -188,11 +188,16 @@ class HubSpotClient:
         self._governor.pause(wait)
         raise _RetryableError(detail, retry_after=wait)
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
+    def _session(self) -> tuple[requests.Session, dict]:
+        """This thread's session, and the proxy and TLS settings it takes from the environment.
+
+        `Session.request` would look those up on every call, a third of its CPU time.
+        """
+        if not hasattr(self._local, "session"):
+            session = requests.Session()
+            environment = session.merge_environment_settings(self.api_url, {}, None, None, None)
+            self._local.session = (session, environment)
+        return self._local.session
 
     def _count(self, counter: str) -> None:
         with self._stats_lock:

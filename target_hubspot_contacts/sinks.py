@@ -14,9 +14,12 @@ from singer_sdk.sinks import BatchSink
 from target_hubspot_contacts.contacts import ContactInput, contact_key
 from target_hubspot_contacts.mapping import RecordRejected
 from target_hubspot_contacts.outcomes import Reason, Rejected, Skipped
+from target_hubspot_contacts.validation import compile_validator
 
 if t.TYPE_CHECKING:
     import logging
+
+    from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
     from target_hubspot_contacts.contacts import ContactsAPI
     from target_hubspot_contacts.outcomes import Outcome, Rejects, RunCounts
@@ -144,8 +147,8 @@ class ContactWriter:
 
     def _send_pending(self) -> None:
         contacts = list(self._pending.values())
+        keys = set(self._pending)
         self._pending = {}
-        keys = {contact_key(contact.id_value) for contact in contacts}
         self._wait(
             until=lambda: (
                 len(self._in_flight) < self._max_concurrency
@@ -225,16 +228,28 @@ class ContactsSink(BatchSink):
         schema: dict,
         key_properties: t.Sequence[str] | None,
     ) -> None:
+        # Read (per record) by the SDK, starting in its __init__: settle it first.
+        self._keep_sdc_metadata = bool(
+            target.config.get("add_record_metadata") or target.config.get("archive_deleted")
+        )
         super().__init__(target, stream_name, schema, key_properties)
         self._load = target.load
         self._mapper = self._load.mapper_for(stream_name, schema)
         self._archive_deleted = bool(target.config.get("archive_deleted"))
         self._schema_violation: str | None = None  # of the record being processed
 
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        """The compiled validator where the schema allows; the SDK's own otherwise."""
+        if self.validate_schema and not self.validate_field_string_format:
+            compiled = compile_validator(self.schema)
+            if compiled is not None:
+                return compiled
+        return super().get_validator()
+
     @property
     def include_sdc_metadata_properties(self) -> bool:
         """Keep `_sdc_deleted_at` (the SDK strips it otherwise) when deletions archive contacts."""
-        return bool(self.config.get("add_record_metadata") or self.config.get("archive_deleted"))
+        return self._keep_sdc_metadata
 
     def _validate_and_parse(self, record: dict) -> dict:
         """As the SDK does, except that a record breaking its schema is rejected, not the run."""

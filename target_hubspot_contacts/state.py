@@ -46,7 +46,10 @@ class StateTracker:
         """Mark records settled and emit the newest STATE they complete."""
         with self._lock:
             for sequence in sequences:
-                heapq.heappush(self._settled_ahead, sequence)
+                if sequence == self._settled_below:  # the usual case: in order
+                    self._settled_below += 1
+                else:
+                    heapq.heappush(self._settled_ahead, sequence)
             while self._settled_ahead and self._settled_ahead[0] == self._settled_below:
                 heapq.heappop(self._settled_ahead)
                 self._settled_below += 1

@@ -8,6 +8,7 @@ import sys
 import typing as t
 
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
@@ -104,6 +105,7 @@ class TargetHubSpotContacts(Target):
     name = "target-hubspot-contacts"
     package_name = "target-hubspot-contacts"
     default_sink_class = ContactsSink
+    message_reader_class = MsgSpecReader  # the SDK's faster reader; same Decimal semantics
 
     config_jsonschema = th.PropertiesList(
         th.Property(

@@ -322,5 +322,5 @@ def test_a_record_breaking_its_schema_is_rejected_alone(hubspot, config, tmp_pat
     assert len(hubspot.contacts) == 2
     reasons = {entry["id"]: entry["reason"] for entry in read_rejects(rejects)}
     assert reasons["typed@example.com"]["code"] == "INVALID_RECORD"
-    assert "42 is not of type" in reasons["typed@example.com"]["message"]
+    assert "first_name must be string or null" in reasons["typed@example.com"]["message"]
     assert "unparseable date" in reasons["dated@example.com"]["message"]
