@@ -196,8 +196,8 @@ class TargetHubSpotContacts(Target):
         ),
         th.Property(
             "max_concurrency",
-            th.IntegerType(minimum=1, maximum=16),
-            default=4,
+            th.IntegerType(minimum=1, maximum=32),
+            default=8,
             description="Upsert calls in flight at once (paced by the account's rate limit).",
         ),
         th.Property(

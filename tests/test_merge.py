@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from tests.helpers import contact, fixture_text, lines, record, run_target, schema
 
 
@@ -47,3 +49,25 @@ def test_batch_size_rows_above_100_is_refused(config, tmp_path):
 
     assert result.returncode != 0
     assert "batch_size_rows" in result.stderr
+
+
+def test_calls_for_one_contact_are_never_in_flight_together(hubspot, config, tmp_path):
+    hubspot.latency = 0.05
+    config.update(batch_size_rows=2, max_concurrency=4)
+    messages = [schema()]
+    for version in range(12):
+        messages.append(record({"email": "ada@example.com", "company": f"v{version}"}))
+        messages.extend(record(contact(version * 3 + n)) for n in range(3))
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    assert hubspot.contact(email="ada@example.com")["properties"]["company"] == "v11"
+    ada_calls = [
+        call
+        for call in hubspot.calls("/batch/upsert")
+        if any(item["id"] == "ada@example.com" for item in call.body["inputs"])
+    ]
+    assert len(hubspot.calls("/batch/upsert")) > len(ada_calls) > 1
+    for earlier, later in itertools.pairwise(ada_calls):
+        assert later.at >= earlier.answered_at, "two calls for one contact were in flight at once"

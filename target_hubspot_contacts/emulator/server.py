@@ -90,6 +90,7 @@ class RequestRecord:
     status: int = 0
     response: Any = None
     at: float = field(default_factory=time.monotonic)
+    answered_at: float | None = None  # time.monotonic() once answered (or dropped)
 
 
 @dataclass
@@ -526,6 +527,7 @@ class HubSpotState:
     def finish(self, record: RequestRecord, reply: Reply | None) -> None:
         """Complete the log entry with the answer (None = the connection was dropped)."""
         with self.lock:
+            record.answered_at = time.monotonic()
             if reply is not None:
                 record.status, record.response = reply.status, reply.body
 
