@@ -93,6 +93,20 @@ def run_target(
     )
 
 
+def start_target(
+    tmp_path: pathlib.Path, config: dict, *, stderr: int = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """Start the target as a process whose stdin the test feeds and whose stdout it reads."""
+    return subprocess.Popen(
+        target_command(write_config(tmp_path, config)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=clean_env(),
+    )
+
+
 def printed_states(stdout: str) -> list[dict]:
     """The STATE values the target printed, in order."""
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]

@@ -11,16 +11,14 @@ import pytest
 from target_hubspot_contacts.emulator import HubSpotEmulator
 from tests.helpers import (
     TOKEN,
-    clean_env,
     contact,
     lines,
     printed_states,
     record,
     run_target,
     schema,
+    start_target,
     state,
-    target_command,
-    write_config,
 )
 
 # Passes the target's own email check, but HubSpot refuses an empty domain label.
@@ -256,14 +254,7 @@ def test_without_a_rejects_file_state_stops_before_a_rejected_record(hubspot, co
 
 def test_kill_9_then_rerun_from_the_last_state_loses_nothing(hubspot, config, tmp_path):
     config.update(batch_size_rows=10)
-    process = subprocess.Popen(
-        target_command(write_config(tmp_path, config)),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=clean_env(),
-    )
+    process = start_target(tmp_path, config, stderr=subprocess.DEVNULL)
     process.stdin.write(contacts_input(25, state_every=5))
     process.stdin.flush()
     last_state = json.loads(process.stdout.readline())

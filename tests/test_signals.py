@@ -8,26 +8,13 @@ import subprocess
 import time
 
 from tests.helpers import (
-    clean_env,
     contact,
     lines,
     record,
     schema,
+    start_target,
     state,
-    target_command,
-    write_config,
 )
-
-
-def start_target(tmp_path, config) -> subprocess.Popen:
-    return subprocess.Popen(
-        target_command(write_config(tmp_path, config)),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
 
 
 def send(process: subprocess.Popen, messages: list[dict]) -> None:
