@@ -37,6 +37,16 @@ class TerminationRequested(Exception):  # noqa: N818 - a request, not an error
         self.signum = signum
 
 
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One record merged into a pending contact."""
+
+    stream: str
+    record: dict  # as received, for the rejects file
+    sequence: int
+    properties: dict[str, str]  # its own mapped properties
+
+
 @dataclasses.dataclass
 class PendingContact:
     """One contact in a call: the merge of every record for it since the last call."""
@@ -44,14 +54,17 @@ class PendingContact:
     id_value: str
     properties: dict[str, str]
     archive: bool  # a deletion in the source: archive the contact
-    sequences: list[int]
-    sources: list[tuple[str, dict]]  # (stream, original record), for the rejects file
+    sources: list[Source]  # oldest first
 
-    def merge(self, properties: dict[str, str], sequence: int, stream: str, record: dict) -> None:
+    @classmethod
+    def of(cls, id_value: str, source: Source, *, archive: bool) -> PendingContact:
+        """A pending contact made of one record."""
+        return cls(id_value, dict(source.properties), archive, [source])
+
+    def merge(self, source: Source) -> None:
         """Apply a later record over this one, as if both writes ran in turn."""
-        self.properties.update(properties)
-        self.sequences.append(sequence)
-        self.sources.append((stream, record))
+        self.properties.update(source.properties)
+        self.sources.append(source)
 
 
 class ContactWriter:
@@ -102,16 +115,15 @@ class ContactWriter:
     ) -> None:
         """Queue a mapped record (or a deletion); send a call once enough contacts are pending."""
         key = contact_key(id_value)
+        source = Source(stream, record, sequence, properties)
         pending = self._pending.get(key)
         if pending is not None:
             if pending.archive == archive:
-                pending.merge(properties, sequence, stream, record)
+                pending.merge(source)
                 return
             with self._busy():  # a write and an archive of one contact never share a call
                 self._send_pending()
-        self._pending[key] = PendingContact(
-            id_value, dict(properties), archive, [sequence], [(stream, record)]
-        )
+        self._pending[key] = PendingContact.of(id_value, source, archive=archive)
         if len(self._pending) >= self._batch_size:
             with self._busy():
                 self._send_pending()
@@ -180,12 +192,28 @@ class ContactWriter:
         outcomes: list[tuple[PendingContact, Outcome]] = []
         if writes:
             inputs = [ContactInput(contact.id_value, contact.properties) for contact in writes]
-            outcomes.extend(zip(writes, self._api.write(inputs), strict=True))
+            for contact, outcome in zip(writes, self._api.write(inputs), strict=True):
+                if isinstance(outcome, Rejected) and len(contact.sources) > 1:
+                    outcomes.extend(self._replay(contact))
+                else:
+                    outcomes.append((contact, outcome))
         if archives:
             id_values = [contact.id_value for contact in archives]
             outcomes.extend(zip(archives, self._api.archive(id_values), strict=True))
         with self._settle_lock:
             self._settle(outcomes)
+
+    def _replay(self, contact: PendingContact) -> list[tuple[PendingContact, Outcome]]:
+        """HubSpot refused a merged contact: write its records one by one, as they came.
+
+        So one bad record does not take the good ones merged with it down too.
+        """
+        replayed = []
+        for source in contact.sources:
+            single = PendingContact.of(contact.id_value, source, archive=False)
+            (outcome,) = self._api.write([ContactInput(single.id_value, single.properties)])
+            replayed.append((single, outcome))
+        return replayed
 
     def _settle(self, outcomes: list[tuple[PendingContact, Outcome]]) -> None:
         settled: list[int] = []
@@ -194,15 +222,16 @@ class ContactWriter:
             self._counts.count(outcome, records=len(contact.sources))
             if isinstance(outcome, Skipped):
                 self._logger.info("Skipped contact %r: %s.", contact.id_value, outcome.why)
+            sequences = [source.sequence for source in contact.sources]
             if not isinstance(outcome, Rejected):
-                settled.extend(contact.sequences)
+                settled.extend(sequences)
                 continue
             rejected.extend(
-                (stream, contact.id_value, record, outcome.reason)
-                for stream, record in contact.sources
+                (source.stream, contact.id_value, source.record, outcome.reason)
+                for source in contact.sources
             )
             if self._rejects.durable:
-                settled.extend(contact.sequences)
+                settled.extend(sequences)
         self._rejects.record(rejected)
         self._tracker.settle(settled)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 from tests.helpers import contact, fixture_text, lines, record, run_target, schema
 
@@ -71,3 +72,23 @@ def test_calls_for_one_contact_are_never_in_flight_together(hubspot, config, tmp
     assert len(hubspot.calls("/batch/upsert")) > len(ada_calls) > 1
     for earlier, later in itertools.pairwise(ada_calls):
         assert later.at >= earlier.answered_at, "two calls for one contact were in flight at once"
+
+
+def test_a_merged_contact_hubspot_refuses_is_replayed_record_by_record(hubspot, config, tmp_path):
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(id_property="external_id", rejects_path=str(rejects), max_rejects=1)
+    properties = {"external_id": {"type": "string"}, "email": {"type": "string"}}
+    messages = [
+        schema(properties=properties, keys=("external_id",)),
+        record({"external_id": "x1", "email": "good@example.com"}),
+        # Passes the target's own email check; HubSpot refuses the empty domain label.
+        record({"external_id": "x1", "email": "bad@example..com"}),
+    ]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    assert hubspot.contact(external_id="x1")["properties"]["email"] == "good@example.com"
+    (entry,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert entry["record"]["email"] == "bad@example..com"
+    assert entry["reason"]["code"] == "INVALID_EMAIL"
