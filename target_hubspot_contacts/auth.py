@@ -140,13 +140,13 @@ def token_from_config(config: t.Mapping[str, t.Any], *, timeout: float, logger: 
         )
         raise ConfigurationError(msg)
     if has_token:
-        return StaticToken(config["access_token"])
+        return StaticToken(config["access_token"].strip())
     if len(given_oauth) == len(oauth_keys):
         return OAuthToken(
             token_url=config["api_url"].rstrip("/") + "/oauth/v1/token",
-            client_id=config["client_id"],
-            client_secret=config["client_secret"],
-            refresh_token=config["refresh_token"],
+            client_id=config["client_id"].strip(),
+            client_secret=config["client_secret"].strip(),
+            refresh_token=config["refresh_token"].strip(),
             timeout=timeout,
             logger=logger,
         )

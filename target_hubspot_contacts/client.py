@@ -26,6 +26,12 @@ if t.TYPE_CHECKING:
 
 PROPERTIES_PATH = "/crm/v3/properties/contacts"
 RETRYABLE_STATUSES = frozenset({423, 429, 477, 500, 502, 503, 504, 521, 523, 524})
+TRANSIENT_REQUEST_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,  # the answer was cut off mid-body
+    requests.exceptions.ContentDecodingError,
+)
 LOCKED_MIN_WAIT_SECONDS = 2.0
 
 
@@ -133,8 +139,12 @@ class HubSpotClient:
             response = session.send(
                 session.prepare_request(request), timeout=self._timeout, **environment
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except TRANSIENT_REQUEST_ERRORS as exc:
             raise _RetryableError(f"{type(exc).__name__} talking to {self.api_url}") from None
+        except requests.RequestException as exc:
+            # Only the type: the message of e.g. InvalidHeader quotes the Authorization header.
+            msg = f"Could not send {method} {path} to {self.api_url}: {type(exc).__name__}."
+            raise HubSpotAPIError(msg) from None
         finally:
             self._governor.release(response.headers if response is not None else None)
             self._count("calls")
@@ -152,7 +162,7 @@ class HubSpotClient:
             self._count("rate_limited")
             return self._rate_limited(response, body, detail)
         if status in RETRYABLE_STATUSES:
-            raise _RetryableError(detail, retry_after=_retry_after(response, status))
+            raise _RetryableError(detail, retry_after=self._retry_after(response, status))
         if status == 401:
             if _category(body) == "EXPIRED_AUTHENTICATION":
                 self._token.renew(authorization)
@@ -182,11 +192,16 @@ class HubSpotClient:
                 f"({detail})"
             )
             raise DailyLimitError(msg)
-        wait = _retry_after(response, 429)
+        wait = self._retry_after(response, 429)
         if wait is None:
             wait = self._governor.window_seconds
         self._governor.pause(wait)
         raise _RetryableError(detail, retry_after=wait)
+
+    def _retry_after(self, response: requests.Response, status: int) -> float | None:
+        """HubSpot's hint of how long to wait, never past the whole retry budget."""
+        hint = _retry_after(response, status)
+        return None if hint is None else min(hint, self._max_retry_seconds)
 
     def _session(self) -> tuple[requests.Session, dict]:
         """This thread's session, and the proxy and TLS settings it takes from the environment.

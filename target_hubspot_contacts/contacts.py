@@ -25,9 +25,9 @@ BATCH_PATH = "/crm/v3/objects/contacts/batch"
 WRITE_MODES = ("upsert", "update_only", "create_only")
 
 
-def contact_key(id_value: str) -> str:
-    """HubSpot treats ids differing only by case or surrounding space as one contact."""
-    return id_value.strip().casefold()
+def conflict_key(id_value: str) -> str:
+    """HubSpot refuses one call holding two ids that differ only by case or surrounding space."""
+    return id_value.strip().lower()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +56,11 @@ class ContactsAPI:
         self._dry_run = dry_run
         self._logger = logger
 
+    def identity(self, id_value: str) -> str:
+        """Which ids are one contact: emails in any case (HubSpot lowercases them), others exact."""
+        value = id_value.strip()
+        return value.lower() if self._id_property == "email" else value
+
     def write(self, contacts: list[ContactInput]) -> list[Outcome]:
         """Write contacts as the write mode says (or, in a dry run, say what would happen)."""
         if self._write_mode == "upsert" and not self._dry_run:
@@ -70,11 +75,11 @@ class ContactsAPI:
     def archive(self, id_values: list[str]) -> list[Outcome]:
         """Archive the contacts with these ids; a contact that does not exist is counted."""
         existing = self.find(id_values)
-        record_ids = [existing[contact_key(v)] for v in id_values if contact_key(v) in existing]
+        record_ids = [existing[self.identity(v)] for v in id_values if self.identity(v) in existing]
         if record_ids and not self._dry_run:
             inputs = [{"id": record_id} for record_id in record_ids]
             self._client.request("POST", f"{BATCH_PATH}/archive", json={"inputs": inputs})
-        return [Archived(found=contact_key(v) in existing) for v in id_values]
+        return [Archived(found=self.identity(v) in existing) for v in id_values]
 
     def find(self, id_values: list[str]) -> dict[str, str]:
         """HubSpot record ids of the contacts that exist, by contact key."""
@@ -88,11 +93,11 @@ class ContactsAPI:
         for result in (answer.body or {}).get("results") or []:
             value = (result.get("properties") or {}).get(self._id_property)
             if value is not None:
-                found[contact_key(str(value))] = str(result["id"])
+                found[self.identity(str(value))] = str(result["id"])
         return found
 
     def _dry_run_outcome(self, contact: ContactInput, existing: dict[str, str]) -> Outcome:
-        exists = contact_key(contact.id_value) in existing
+        exists = self.identity(contact.id_value) in existing
         if self._write_mode == "update_only" and not exists:
             return Skipped(self._not_found(contact))
         if self._write_mode == "create_only" and exists:
@@ -102,14 +107,17 @@ class ContactsAPI:
     def _update_existing(
         self, contacts: list[ContactInput], existing: dict[str, str]
     ) -> list[Outcome]:
-        to_update = [c for c in contacts if contact_key(c.id_value) in existing]
+        to_update = [c for c in contacts if self.identity(c.id_value) in existing]
 
         def update_input(contact: ContactInput) -> dict:
-            return {"id": existing[contact_key(contact.id_value)], "properties": contact.properties}
+            return {
+                "id": existing[self.identity(contact.id_value)],
+                "properties": contact.properties,
+            }
 
         written = iter(self._traced("update", to_update, update_input))
         return [
-            next(written) if contact_key(c.id_value) in existing else Skipped(self._not_found(c))
+            next(written) if self.identity(c.id_value) in existing else Skipped(self._not_found(c))
             for c in contacts
         ]
 
@@ -120,7 +128,7 @@ class ContactsAPI:
         *,
         look_again_on_conflict: bool,
     ) -> list[Outcome]:
-        to_create = [c for c in contacts if contact_key(c.id_value) not in existing]
+        to_create = [c for c in contacts if self.identity(c.id_value) not in existing]
 
         def create_input(contact: ContactInput) -> dict:
             return {"properties": {**contact.properties, self._id_property: contact.id_value}}
@@ -136,7 +144,7 @@ class ContactsAPI:
             return self._create_missing(contacts, existing, look_again_on_conflict=False)
         return [
             Skipped(self._already_exists(c))
-            if contact_key(c.id_value) in existing
+            if self.identity(c.id_value) in existing
             else next(created)
             for c in contacts
         ]

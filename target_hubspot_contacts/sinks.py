@@ -11,7 +11,7 @@ import typing as t
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
-from target_hubspot_contacts.contacts import ContactInput, contact_key
+from target_hubspot_contacts.contacts import ContactInput, conflict_key
 from target_hubspot_contacts.mapping import RecordRejected
 from target_hubspot_contacts.outcomes import Reason, Rejected, Skipped
 from target_hubspot_contacts.validation import compile_validator
@@ -94,7 +94,8 @@ class ContactWriter:
         self._batch_size = max(1, min(batch_size, MAX_INPUTS_PER_CALL))
         self._max_concurrency = max(1, max_concurrency)
         self._logger = logger
-        self._pending: dict[str, PendingContact] = {}
+        self._pending: dict[str, PendingContact] = {}  # by the contact's identity
+        self._pending_conflicts: set[str] = set()  # their conflict keys
         self._in_flight: dict[concurrent.futures.Future, set[str]] = {}
         self._settle_lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -114,16 +115,19 @@ class ContactWriter:
         archive: bool = False,
     ) -> None:
         """Queue a mapped record (or a deletion); send a call once enough contacts are pending."""
-        key = contact_key(id_value)
+        identity = self._api.identity(id_value)
         source = Source(stream, record, sequence, properties)
-        pending = self._pending.get(key)
-        if pending is not None:
-            if pending.archive == archive:
-                pending.merge(source)
-                return
-            with self._busy():  # a write and an archive of one contact never share a call
+        pending = self._pending.get(identity)
+        if pending is not None and pending.archive == archive:
+            pending.merge(source)
+            return
+        # A write and an archive of one contact, or two contacts whose ids differ only by case
+        # (which HubSpot refuses in one call), go out in separate calls, in read order.
+        if pending is not None or conflict_key(id_value) in self._pending_conflicts:
+            with self._busy():
                 self._send_pending()
-        self._pending[key] = PendingContact.of(id_value, source, archive=archive)
+        self._pending[identity] = PendingContact.of(id_value, source, archive=archive)
+        self._pending_conflicts.add(conflict_key(id_value))
         if len(self._pending) >= self._batch_size:
             with self._busy():
                 self._send_pending()
@@ -159,8 +163,8 @@ class ContactWriter:
 
     def _send_pending(self) -> None:
         contacts = list(self._pending.values())
-        keys = set(self._pending)
-        self._pending = {}
+        keys = self._pending_conflicts
+        self._pending, self._pending_conflicts = {}, set()
         self._wait(
             until=lambda: (
                 len(self._in_flight) < self._max_concurrency

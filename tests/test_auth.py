@@ -146,3 +146,22 @@ def test_secrets_never_appear_even_in_debug_logs(hubspot, config, tmp_path, use_
     assert result.returncode == 0, result.stderr
     assert "DEBUG" in result.stderr
     assert_no_secret_in(result.stderr, result.stdout)
+
+
+def test_a_token_pasted_with_a_trailing_newline_still_works(hubspot, config, tmp_path):
+    config["access_token"] = TOKEN + "\n"
+
+    result = run_target(tmp_path, config, contacts_input())
+
+    assert result.returncode == 0, result.stderr
+    assert len(hubspot.contacts) == 3
+
+
+def test_a_malformed_token_fails_without_echoing_it(config, tmp_path):
+    config["access_token"] = "pat-na1-broken\ntoken-value"
+
+    result = run_target(tmp_path, config, contacts_input())
+
+    assert result.returncode == 1
+    assert "InvalidHeader" in result.stderr
+    assert "token-value" not in result.stderr + result.stdout

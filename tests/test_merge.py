@@ -92,3 +92,20 @@ def test_a_merged_contact_hubspot_refuses_is_replayed_record_by_record(hubspot, 
     (entry,) = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert entry["record"]["email"] == "bad@example..com"
     assert entry["reason"]["code"] == "INVALID_EMAIL"
+
+
+def test_custom_ids_differing_only_by_case_are_two_contacts_in_two_calls(hubspot, config, tmp_path):
+    config["id_property"] = "external_id"
+    properties = {"external_id": {"type": "string"}, "first_name": {"type": "string"}}
+    messages = [
+        schema(properties=properties, keys=("external_id",)),
+        record({"external_id": "abc-1", "first_name": "Lower"}),
+        record({"external_id": "ABC-1", "first_name": "Upper"}),
+    ]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    assert hubspot.contact(external_id="abc-1")["properties"]["firstname"] == "Lower"
+    assert hubspot.contact(external_id="ABC-1")["properties"]["firstname"] == "Upper"
+    assert [len(call.body["inputs"]) for call in hubspot.calls("/batch/upsert")] == [1, 1]
