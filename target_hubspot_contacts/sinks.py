@@ -12,6 +12,7 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_hubspot_contacts.contacts import ContactInput, conflict_key
+from target_hubspot_contacts.errors import ConfigurationError
 from target_hubspot_contacts.mapping import RecordRejected
 from target_hubspot_contacts.outcomes import Reason, Rejected, Skipped
 from target_hubspot_contacts.validation import compile_validator
@@ -297,6 +298,20 @@ class ContactsSink(BatchSink):
         except ValueError as exc:
             self._schema_violation = f"has an unparseable date or time: {exc}"
         return record
+
+    def _singer_validate_message(self, record: dict) -> None:
+        """A record missing its key properties is rejected alone (the SDK would stop the run)."""
+        missing = [key for key in self._key_properties if key not in record]
+        if missing and self._schema_violation is None:
+            self._schema_violation = f"is missing its key properties {missing}"
+
+    def process_batch_files(self, encoding: object, files: t.Sequence[str]) -> None:  # noqa: ARG002
+        """BATCH messages would bypass mapping, validation and STATE bookkeeping: refuse them."""
+        msg = (
+            f"Stream '{self.stream_name}' sent a BATCH message ({len(files)} file(s)); this "
+            "target takes RECORD messages only. Turn off the tap's `batch_config`."
+        )
+        raise ConfigurationError(msg)
 
     @property
     def max_size(self) -> int:

@@ -315,3 +315,21 @@ def test_a_record_breaking_its_schema_is_rejected_alone(hubspot, config, tmp_pat
     assert reasons["typed@example.com"]["code"] == "INVALID_RECORD"
     assert "first_name must be string or null" in reasons["typed@example.com"]["message"]
     assert "unparseable date" in reasons["dated@example.com"]["message"]
+
+
+def test_a_batch_message_stops_the_run_instead_of_being_skipped(config, tmp_path):
+    batch_file = tmp_path / "batch.jsonl"
+    batch_file.write_text(json.dumps(contact(2)) + "\n")
+    batch = {
+        "type": "BATCH",
+        "stream": "contacts",
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "manifest": [batch_file.as_uri()],
+    }
+    messages = [schema(), record(contact(1)), batch, state({"n": 2})]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 1
+    assert "takes RECORD messages only" in result.stderr
+    assert printed_states(result.stdout) == []

@@ -31,7 +31,7 @@ from singer_sdk.testing.target_tests import (
 )
 
 from target_hubspot_contacts.emulator import HubSpotEmulator
-from target_hubspot_contacts.errors import ConfigurationError
+from target_hubspot_contacts.errors import ConfigurationError, UnwrittenRecordsError
 from target_hubspot_contacts.target import TargetHubSpotContacts
 from tests.helpers import TOKEN
 
@@ -157,8 +157,15 @@ class PrimaryKeyUpdatesLand(TargetPrimaryKeyUpdates):
         assert contacts["2"]["firstname"] == "Bob"
 
 
-class RecordMissingKeyPropertyWritesNothing(TargetRecordMissingKeyProperty):
-    """The SDK refuses a record without its key property (its test asserts the raise)."""
+class RecordMissingKeyPropertyIsRejectedAlone(TargetRecordMissingKeyProperty):
+    """Unlike the SDK's default, a record missing its key property is rejected, not the run.
+
+    Without a rejects file the run still ends in an error, naming the unwritten record.
+    """
+
+    def test(self) -> None:
+        with pytest.raises(UnwrittenRecordsError, match="1 record"):
+            self.runner.sync_all()
 
     def validate(self) -> None:
         assert self.resource.calls("/batch/upsert") == []
@@ -216,7 +223,7 @@ curated_suite = SingerTestSuite(
         OptionalAttributesLand,
         PrimaryKeyUpdatesLand,
         TargetRecordBeforeSchemaTest,  # raises RecordsWithoutSchemaException; asserted by the SDK
-        RecordMissingKeyPropertyWritesNothing,
+        RecordMissingKeyPropertyIsRejectedAlone,
         MissingOptionalFieldsLand,
         SchemaWithoutIdFieldIsAConfigurationError,
         SchemaUpdatesLand,
