@@ -248,8 +248,11 @@ class _BusyScope:
     def __enter__(self) -> None:
         self._writer.busy += 1
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         self._writer.busy -= 1
+        # A signal that came while busy but after the last wait must not wait for more input.
+        if exc_type is None and not self._writer.busy and self._writer.stop_signal is not None:
+            raise TerminationRequested(self._writer.stop_signal)
 
 
 class ContactsSink(BatchSink):

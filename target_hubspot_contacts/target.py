@@ -90,12 +90,12 @@ class _Load:
         return self.portal.mapper_for(stream_name, schema)
 
     def finish(self, logger: logging.Logger) -> None:
-        """Report once, then release threads and files; later calls do nothing."""
+        """Let calls in flight finish, report once, release files; later calls do nothing."""
         if self._finished:
             return
         self._finished = True
-        report_run(logger, self.counts, self.client.stats, dry_run=self.dry_run)
         self.writer.close()
+        report_run(logger, self.counts, self.client.stats, dry_run=self.dry_run)
         self.rejects.close()
 
 
@@ -265,23 +265,28 @@ class TargetHubSpotContacts(Target):
             sys.exit(1)
 
     def _raise_if_incomplete(self) -> None:
+        problem = self._what_is_incomplete()
+        if problem:
+            raise UnwrittenRecordsError(problem)
+
+    def _what_is_incomplete(self) -> str | None:
+        """Why the run must not exit 0, or None when every record was written or kept."""
         load = self.load
         unsettled = load.tracker.unsettled
         if unsettled:
-            msg = (
+            return (
                 f"{unsettled} record(s) were neither written to HubSpot nor kept in a rejects "
-                "file (see the errors above); STATE stops before the first of them. Set "
-                "`rejects_path` to keep rejected records and let the run move past them."
+                "file (see the errors above); STATE stops before the first of them. Rerun from "
+                "the last STATE; set `rejects_path` to keep rejected records and move past them."
             )
-            raise UnwrittenRecordsError(msg)
         max_rejects = int(self.config.get("max_rejects") or 0)
         if load.counts.rejected > max_rejects:
-            msg = (
+            return (
                 f"{load.counts.rejected} record(s) were rejected (kept in {load.rejects.path}), "
                 f"more than `max_rejects` ({max_rejects}). Every valid record was "
                 + ("checked (dry run)." if load.dry_run else "written.")
             )
-            raise UnwrittenRecordsError(msg)
+        return None
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
         """First signal: finish the calls in flight, then stop. Second signal: stop now."""
@@ -297,15 +302,14 @@ class TargetHubSpotContacts(Target):
     def _exit_after_signal(self, signum: int) -> t.NoReturn:
         if self._load is None:
             sys.exit(0)
-        self._load.writer.finish_in_flight()
-        unsettled = self._load.tracker.unsettled
+        try:
+            self._load.writer.finish_in_flight()
+        except TargetError as exc:
+            self.logger.error("%s", exc)
         self._load.finish(self.logger)
-        if unsettled:
-            self.logger.error(
-                "Stopped by signal %d with %d record(s) not written; rerun from the last STATE.",
-                signum,
-                unsettled,
-            )
+        problem = self._what_is_incomplete()
+        if problem:
+            self.logger.error("Stopped by signal %d. %s", signum, problem)
             sys.exit(128 + signum)
         sys.exit(0)
 

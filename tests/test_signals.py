@@ -31,6 +31,12 @@ def records_with_states(first: int, last: int) -> list[dict]:
     return messages
 
 
+def end_input(process: subprocess.Popen) -> None:
+    """Close the target's stdin, as a tap does when it is done."""
+    process.stdin.close()
+    process.stdin = None  # so that communicate() does not flush it
+
+
 def wait_for_state(process: subprocess.Popen, value: dict) -> None:
     """Read STATE lines until `value` (calls may finish out of order, so some may be skipped)."""
     while (line := process.stdout.readline()) and json.loads(line) != value:
@@ -55,7 +61,7 @@ def test_sigterm_with_records_unwritten_exits_non_zero(hubspot, config, tmp_path
     assert returncode == 128 + signal.SIGTERM
     assert states == []
     assert len(hubspot.contacts) == 20
-    assert "5 record(s) not written" in stderr
+    assert "5 record(s) were neither written" in stderr
 
 
 def test_sigterm_with_everything_written_exits_zero(hubspot, config, tmp_path):
@@ -85,3 +91,54 @@ def test_sigterm_lets_the_call_in_flight_finish_and_settle(hubspot, config, tmp_
     assert returncode == 0
     assert states == [{"n": 10}]
     assert len(hubspot.contacts) == 10
+
+
+def test_sigint_while_waiting_for_a_call_stops_before_sending_more(hubspot, config, tmp_path):
+    hubspot.latency = 1.0
+    config.update(batch_size_rows=10, max_concurrency=1)
+    process = start_target(tmp_path, config)
+    send(process, [schema(), *records_with_states(1, 30)])
+    end_input(process)  # the target now flushes, waiting on HubSpot
+    deadline = time.monotonic() + 10
+    while len(hubspot.calls("/batch/upsert")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 128 + signal.SIGINT
+    assert len(hubspot.calls("/batch/upsert")) == 2
+    assert [json.loads(line) for line in stdout.splitlines()][-1] == {"n": 20}
+    assert "10 record(s) were neither written" in stderr
+
+
+def test_a_second_signal_stops_at_once(hubspot, config, tmp_path):
+    hubspot.latency = 3.0
+    process = start_target(tmp_path, config)
+    send(process, [schema(), record(contact(1))])
+    end_input(process)
+    deadline = time.monotonic() + 10
+    while not hubspot.calls("/batch/upsert") and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+
+    assert process.returncode == 128 + signal.SIGTERM
+    assert time.monotonic() - started < 1.5
+
+
+def test_sigterm_after_too_many_rejects_exits_non_zero(config, tmp_path):
+    config.update(rejects_path=str(tmp_path / "rejects.jsonl"), batch_size_rows=2)
+    process = start_target(tmp_path, config)
+    messages = [schema(), record({"email": "bad"}), record(contact(1)), record(contact(2))]
+    send(process, [*messages, state({"n": 3})])
+    wait_for_state(process, {"n": 3})
+
+    returncode, _, stderr = stop(process)
+
+    assert returncode == 128 + signal.SIGTERM
+    assert "more than `max_rejects` (0)" in stderr
