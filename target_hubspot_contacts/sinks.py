@@ -28,6 +28,8 @@ if t.TYPE_CHECKING:
     from target_hubspot_contacts.target import TargetHubSpotContacts
 
 MAX_INPUTS_PER_CALL = 100
+# Bounds memory (and a refused contact's replay) when records keep updating the same contacts.
+MAX_RECORDS_PENDING = 1_000
 
 
 class TerminationRequested(Exception):  # noqa: N818 - a request, not an error
@@ -97,6 +99,7 @@ class ContactWriter:
         self._logger = logger
         self._pending: dict[str, PendingContact] = {}  # by the contact's identity
         self._pending_conflicts: set[str] = set()  # their conflict keys
+        self._pending_records = 0  # records merged into them
         self._in_flight: dict[concurrent.futures.Future, set[str]] = {}
         self._settle_lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -119,8 +122,12 @@ class ContactWriter:
         identity = self._api.identity(id_value)
         source = Source(stream, record, sequence, properties)
         pending = self._pending.get(identity)
+        self._pending_records += 1
         if pending is not None and pending.archive == archive:
             pending.merge(source)
+            if self._pending_records >= MAX_RECORDS_PENDING:  # many updates of few contacts
+                with self._busy():
+                    self._send_pending()
             return
         # A write and an archive of one contact, or two contacts whose ids differ only by case
         # (which HubSpot refuses in one call), go out in separate calls, in read order.
@@ -142,6 +149,8 @@ class ContactWriter:
             self._rejects.record([(stream, id_value, record, reason)])
             if self._rejects.durable:
                 self._tracker.settle([sequence])
+            else:
+                self._tracker.never_settles(sequence)
 
     def flush(self) -> None:
         """Send what is pending and wait until HubSpot answered every call."""
@@ -165,7 +174,7 @@ class ContactWriter:
     def _send_pending(self) -> None:
         contacts = list(self._pending.values())
         keys = self._pending_conflicts
-        self._pending, self._pending_conflicts = {}, set()
+        self._pending, self._pending_conflicts, self._pending_records = {}, set(), 0
         self._wait(
             until=lambda: (
                 len(self._in_flight) < self._max_concurrency
@@ -209,15 +218,19 @@ class ContactWriter:
             self._settle(outcomes)
 
     def _replay(self, contact: PendingContact) -> list[tuple[PendingContact, Outcome]]:
-        """HubSpot refused a merged contact: write its records one by one, as they came.
-
-        So one bad record does not take the good ones merged with it down too.
-        """
+        """HubSpot refused a merged contact: write its records again in two halves, in order,
+        halving a refused half again, so one bad record does not take the good ones down."""
+        middle = len(contact.sources) // 2
         replayed = []
-        for source in contact.sources:
-            single = PendingContact.of(contact.id_value, source, archive=False)
-            (outcome,) = self._api.write([ContactInput(single.id_value, single.properties)])
-            replayed.append((single, outcome))
+        for half in (contact.sources[:middle], contact.sources[middle:]):
+            part = PendingContact.of(contact.id_value, half[0], archive=False)
+            for source in half[1:]:
+                part.merge(source)
+            (outcome,) = self._api.write([ContactInput(part.id_value, part.properties)])
+            if isinstance(outcome, Rejected) and len(half) > 1:
+                replayed.extend(self._replay(part))
+            else:
+                replayed.append((part, outcome))
         return replayed
 
     def _settle(self, outcomes: list[tuple[PendingContact, Outcome]]) -> None:
@@ -237,6 +250,8 @@ class ContactWriter:
             )
             if self._rejects.durable:
                 settled.extend(sequences)
+            else:
+                self._tracker.never_settles(min(sequences))
         self._rejects.record(rejected)
         self._tracker.settle(settled)
 

@@ -13,14 +13,17 @@ class StateTracker:
 
     A record is settled when HubSpot confirmed it, or when it was durably recorded as
     rejected. Records may settle in any order, from any thread; STATE follows the oldest
-    unsettled one.
+    unsettled one. A record that can never settle (rejected with no rejects file) holds
+    every later STATE back for good, so nothing after it is kept waiting in memory.
     """
 
     def __init__(self, emit: t.Callable[[dict], None]) -> None:
         self._emit = emit
         self._next_sequence = 0
+        self._settled_count = 0
         self._settled_below = 0  # every record numbered below this is settled
         self._settled_ahead: list[int] = []  # settled records above the watermark (a heap)
+        self._stuck_at: int | None = None  # the first record that can never settle
         self._waiting: collections.deque[tuple[int, dict]] = collections.deque()
         self._last_received: dict | None = None
         self.last_emitted: dict | None = None
@@ -39,6 +42,8 @@ class StateTracker:
             if not value or value == self._last_received:
                 return
             self._last_received = value
+            if self._stuck_at is not None:
+                return  # it covers a record that will never settle
             self._waiting.append((self._next_sequence, value))
             self._release()
 
@@ -46,6 +51,9 @@ class StateTracker:
         """Mark records settled and emit the newest STATE they complete."""
         with self._lock:
             for sequence in sequences:
+                self._settled_count += 1
+                if self._stuck_at is not None and sequence > self._stuck_at:
+                    continue  # no STATE can reach it any more
                 if sequence == self._settled_below:  # the usual case: in order
                     self._settled_below += 1
                 else:
@@ -55,11 +63,21 @@ class StateTracker:
                 self._settled_below += 1
             self._release()
 
+    def never_settles(self, sequence: int) -> None:
+        """This record is neither written nor kept: no STATE after it may ever be emitted."""
+        with self._lock:
+            if self._stuck_at is not None and self._stuck_at <= sequence:
+                return
+            self._stuck_at = sequence
+            self._settled_ahead = [s for s in self._settled_ahead if s < sequence]
+            heapq.heapify(self._settled_ahead)
+            self._waiting = collections.deque(w for w in self._waiting if w[0] <= sequence)
+
     @property
     def unsettled(self) -> int:
         """How many records received are not settled."""
         with self._lock:
-            return self._next_sequence - self._settled_below - len(self._settled_ahead)
+            return self._next_sequence - self._settled_count
 
     def _release(self) -> None:
         ready = None

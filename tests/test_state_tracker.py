@@ -75,3 +75,35 @@ def test_unsettled_counts_records_neither_written_nor_rejected():
     records = [tracker.next_record() for _ in range(3)]
     tracker.settle([records[1]])
     assert tracker.unsettled == 2
+
+
+def test_a_record_that_never_settles_holds_back_every_later_state():
+    tracker, emitted = make_tracker()
+    first, stuck = tracker.next_record(), tracker.next_record()
+    tracker.receive_state({"bookmark": 1})
+    tracker.never_settles(stuck)
+    later = tracker.next_record()
+    tracker.receive_state({"bookmark": 3})
+    tracker.settle([first, later])
+    assert emitted == []
+    assert tracker.unsettled == 1
+
+
+def test_a_state_before_a_record_that_never_settles_is_still_emitted():
+    tracker, emitted = make_tracker()
+    first = tracker.next_record()
+    tracker.receive_state({"bookmark": 1})
+    stuck = tracker.next_record()
+    tracker.never_settles(stuck)
+    tracker.settle([first])
+    assert emitted == [{"bookmark": 1}]
+
+
+def test_nothing_accumulates_behind_a_record_that_never_settles():
+    tracker, _ = make_tracker()
+    tracker.never_settles(tracker.next_record())
+    for number in range(1000):
+        tracker.settle([tracker.next_record()])
+        tracker.receive_state({"bookmark": number})
+    assert tracker._settled_ahead == []
+    assert len(tracker._waiting) == 0
