@@ -109,3 +109,15 @@ def test_custom_ids_differing_only_by_case_are_two_contacts_in_two_calls(hubspot
     assert hubspot.contact(external_id="abc-1")["properties"]["firstname"] == "Lower"
     assert hubspot.contact(external_id="ABC-1")["properties"]["firstname"] == "Upper"
     assert [len(call.body["inputs"]) for call in hubspot.calls("/batch/upsert")] == [1, 1]
+
+
+def test_many_updates_of_few_contacts_go_out_every_thousand_records(hubspot, config, tmp_path):
+    messages = [schema()]
+    for version in range(2500):
+        messages.append(record({"email": f"p{version % 2}@example.com", "company": f"v{version}"}))
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    assert [len(call.body["inputs"]) for call in hubspot.calls("/batch/upsert")] == [2, 2, 2]
+    assert hubspot.contact(email="p1@example.com")["properties"]["company"] == "v2499"
