@@ -133,3 +133,19 @@ def test_schema_change_never_lets_newer_records_overtake_older_ones(hubspot, con
     ada = hubspot.contact(email="ada@example.com")
     assert ada["properties"]["firstname"] == "New"
     assert ada["properties"]["jobtitle"] == "CTO"
+
+
+def test_a_slow_first_call_holds_back_state_until_it_answers(hubspot, config):
+    hubspot.inject("/batch/upsert", delay=0.5)  # the first call answers after the later ones
+    messages = interleaved(records=40, state_every=5)
+    config.update(batch_size_rows=5, max_concurrency=4)
+
+    out = run_in_process(config, lines(messages), hubspot)
+
+    required = emails_before_each_state(messages)
+    for value, held in zip(out.states, out.held_at_state, strict=True):
+        assert required[json.dumps(value, sort_keys=True)] <= held
+    first_call = hubspot.calls("/batch/upsert")[0]
+    later_answers = [c.answered_at for c in hubspot.calls("/batch/upsert")[1:4]]
+    assert max(later_answers) < first_call.answered_at, "the calls did finish out of order"
+    assert out.states[-1] == {"bookmarks": {"contacts": {"n": 40}}}
