@@ -34,6 +34,7 @@ _ISO = re.compile(
     r"(?:[Tt ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?"
     r"(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
 )
+_BASIC_DATE = re.compile(r"\d{8}")
 _TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off"})
 
@@ -274,6 +275,10 @@ def _moment(value: object, *, ms_only: bool) -> dt.date | dt.datetime | None:
             return _as_utc(value)
         if isinstance(value, dt.date):
             return value
+        if isinstance(value, str) and _BASIC_DATE.fullmatch(value.strip()):
+            # 8 digits read as epoch ms would land on 1 Jan 1970: take ISO 8601 basic YYYYMMDD.
+            text = value.strip()
+            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
         number = _epoch_number(value)
         if number is not None:
             milliseconds = ms_only or abs(number) > _EPOCH_MS_THRESHOLD

@@ -138,6 +138,7 @@ def test_from_api_tolerates_missing_keys() -> None:
         pytest.param(1714521600000, "2024-05-01", id="epoch-ms-int"),
         pytest.param("1714521600000", "2024-05-01", id="epoch-ms-string"),
         pytest.param(1714571100000, "2024-05-01", id="epoch-ms-not-midnight"),
+        pytest.param("20240501", "2024-05-01", id="iso-basic-date-string"),
     ],
 )
 def test_date_accepts(value: object, expected: str) -> None:
@@ -168,6 +169,7 @@ def test_date_accepts(value: object, expected: str) -> None:
         pytest.param(1714571100123, "2024-05-01T13:45:00.123Z", id="epoch-ms"),
         pytest.param("1714571100", "2024-05-01T13:45:00.000Z", id="epoch-seconds-string"),
         pytest.param("1714571100123", "2024-05-01T13:45:00.123Z", id="epoch-ms-string"),
+        pytest.param("20240501", "2024-05-01T00:00:00.000Z", id="iso-basic-date-string"),
     ],
 )
 def test_datetime_accepts(value: object, expected: str) -> None:
@@ -300,6 +302,7 @@ def test_text_accepts(prop: PropertyDefinition, value: object, expected: str) ->
     [
         pytest.param(definition("date", "date"), "2024-13-45", "INVALID_DATE", id="date-bad-month"),
         pytest.param(definition("date", "date"), "01/05/2024", "INVALID_DATE", id="date-us-format"),
+        pytest.param(definition("date", "date"), "20241345", "INVALID_DATE", id="date-basic-bad"),
         pytest.param(definition("date", "date"), "", "INVALID_DATE", id="date-empty"),
         pytest.param(definition("date", "date"), True, "INVALID_DATE", id="date-bool"),
         pytest.param(definition("date", "date"), 1.5, "INVALID_DATE", id="date-float"),
