@@ -6,6 +6,7 @@ import concurrent.futures
 import dataclasses
 import sys
 import threading
+import time
 import typing as t
 
 from singer_sdk.exceptions import InvalidRecord
@@ -30,6 +31,8 @@ if t.TYPE_CHECKING:
 MAX_INPUTS_PER_CALL = 100
 # Bounds memory (and a refused contact's replay) when records keep updating the same contacts.
 MAX_RECORDS_PENDING = 1_000
+# A partial call goes out once its first record has waited this long, even if input stops.
+LINGER_SECONDS = 1.0
 
 
 class TerminationRequested(Exception):  # noqa: N818 - a request, not an error
@@ -75,8 +78,9 @@ class ContactWriter:
 
     Several calls may be in flight; a contact is never in two of them at once, so calls
     cannot race on one contact and records land in the order they were read. Each call
-    settles in its own worker thread as soon as HubSpot answers, so STATE moves even
-    while the tap is quiet.
+    settles in its own worker thread as soon as HubSpot answers, and a lingering thread
+    sends a partial call once it has waited LINGER_SECONDS, so STATE moves even while the
+    tap is quiet.
     """
 
     def __init__(
@@ -100,13 +104,20 @@ class ContactWriter:
         self._pending: dict[str, PendingContact] = {}  # by the contact's identity
         self._pending_conflicts: set[str] = set()  # their conflict keys
         self._pending_records = 0  # records merged into them
+        self._pending_since = 0.0  # when the first of them arrived
         self._in_flight: dict[concurrent.futures.Future, set[str]] = {}
-        self._settle_lock = threading.Lock()
+        self._lock = threading.RLock()  # pending and in-flight: the main and lingering threads
+        self._settle_lock = threading.Lock()  # outcomes: the worker threads
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self._max_concurrency, thread_name_prefix="hubspot-call"
         )
         self.busy = 0  # >0 while the main thread waits inside the writer
         self.stop_signal: int | None = None
+        self._stop_lingering = threading.Event()
+        self._lingering = threading.Thread(
+            target=self._send_lingering_calls, name="hubspot-linger", daemon=True
+        )
+        self._lingering.start()
 
     def add(
         self,
@@ -119,8 +130,11 @@ class ContactWriter:
         archive: bool = False,
     ) -> None:
         """Queue a mapped record (or a deletion); send a call once enough contacts are pending."""
+        with self._lock:
+            self._add(Source(stream, record, sequence, properties), id_value, archive=archive)
+
+    def _add(self, source: Source, id_value: str, *, archive: bool) -> None:
         identity = self._api.identity(id_value)
-        source = Source(stream, record, sequence, properties)
         pending = self._pending.get(identity)
         self._pending_records += 1
         if pending is not None and pending.archive == archive:
@@ -134,6 +148,8 @@ class ContactWriter:
         if pending is not None or conflict_key(id_value) in self._pending_conflicts:
             with self._busy():
                 self._send_pending()
+        if not self._pending:
+            self._pending_since = time.monotonic()
         self._pending[identity] = PendingContact.of(id_value, source, archive=archive)
         self._pending_conflicts.add(conflict_key(id_value))
         if len(self._pending) >= self._batch_size:
@@ -154,35 +170,66 @@ class ContactWriter:
 
     def flush(self) -> None:
         """Send what is pending and wait until HubSpot answered every call."""
-        with self._busy():
+        with self._lock, self._busy():
             if self._pending:
                 self._send_pending()
             self._wait(until=lambda: not self._in_flight)
 
     def finish_in_flight(self) -> None:
         """Wait for calls already sent; pending records are left unsent."""
-        self.stop_signal = None
-        self._wait(until=lambda: not self._in_flight)
+        self._stop_lingering.set()
+        with self._lock:
+            self.stop_signal = None
+            self._wait(until=lambda: not self._in_flight)
 
     def close(self) -> None:
-        """Release the worker threads."""
+        """Let calls in flight finish and release the threads."""
+        self._stop_lingering.set()
+        self._lingering.join()
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _send_lingering_calls(self) -> None:
+        """In its own thread: send a partial call that has waited long enough."""
+        while not self._stop_lingering.wait(LINGER_SECONDS / 4):
+            if not self._lock.acquire(blocking=False):
+                continue  # the main thread is sending or waiting: nothing lingers
+            try:
+                lingered = time.monotonic() - self._pending_since >= LINGER_SECONDS
+                stopping = self._stop_lingering.is_set()
+                if self._pending and lingered and not stopping and self._can_send_now():
+                    self._submit_pending()
+            finally:
+                self._lock.release()
+
+    def _can_send_now(self) -> bool:
+        """A free slot, no call in flight for these contacts, and no call has failed."""
+        running = [future for future in self._in_flight if not future.done()]
+        failed = any(f.exception() for f in self._in_flight if f.done())
+        return (
+            not failed
+            and self.stop_signal is None
+            and len(running) < self._max_concurrency
+            and not any(self._pending_conflicts & self._in_flight[f] for f in running)
+        )
 
     def _busy(self) -> _BusyScope:
         return _BusyScope(self)
 
     def _send_pending(self) -> None:
-        contacts = list(self._pending.values())
         keys = self._pending_conflicts
-        self._pending, self._pending_conflicts, self._pending_records = {}, set(), 0
         self._wait(
             until=lambda: (
                 len(self._in_flight) < self._max_concurrency
                 and not any(keys & busy_keys for busy_keys in self._in_flight.values())
             )
         )
+        self._submit_pending()
+
+    def _submit_pending(self) -> None:
+        contacts = list(self._pending.values())
         future = self._executor.submit(self._write_and_settle, contacts)
-        self._in_flight[future] = keys
+        self._in_flight[future] = self._pending_conflicts
+        self._pending, self._pending_conflicts, self._pending_records = {}, set(), 0
 
     def _wait(self, until: t.Callable[[], bool]) -> None:
         """Wait for calls to answer until `until()` holds; re-raise a call's failure."""

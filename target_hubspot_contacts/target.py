@@ -106,8 +106,6 @@ class TargetHubSpotContacts(Target):
     package_name = "target-hubspot-contacts"
     default_sink_class = ContactsSink
     message_reader_class = MsgSpecReader  # the SDK's faster reader; same Decimal semantics
-    # Full calls go out at once; this bounds how long a partial one waits while input flows.
-    _MAX_RECORD_AGE_IN_MINUTES = 1.0
 
     config_jsonschema = th.PropertiesList(
         th.Property(

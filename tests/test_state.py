@@ -5,11 +5,21 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import select
 
 import pytest
 
 from target_hubspot_contacts.target import TargetHubSpotContacts
-from tests.helpers import contact, fixture_text, lines, record, run_target, schema, state
+from tests.helpers import (
+    contact,
+    fixture_text,
+    lines,
+    record,
+    run_target,
+    schema,
+    start_target,
+    state,
+)
 
 
 class StateSnapshots(io.StringIO):
@@ -149,3 +159,17 @@ def test_a_slow_first_call_holds_back_state_until_it_answers(hubspot, config):
     later_answers = [c.answered_at for c in hubspot.calls("/batch/upsert")[1:4]]
     assert max(later_answers) < first_call.answered_at, "the calls did finish out of order"
     assert out.states[-1] == {"bookmarks": {"contacts": {"n": 40}}}
+
+
+def test_state_is_printed_while_the_tap_is_quiet_after_a_partial_batch(hubspot, config, tmp_path):
+    process = start_target(tmp_path, config)
+    process.stdin.write(lines([schema(), record(contact(1)), record(contact(2)), state({"n": 2})]))
+    process.stdin.flush()  # and then the tap says nothing more for a while
+
+    ready, _, _ = select.select([process.stdout], [], [], 10)
+    line = process.stdout.readline() if ready else ""
+    process.stdin.close()
+    process.wait(timeout=30)
+
+    assert json.loads(line) == {"n": 2}
+    assert len(hubspot.contacts) == 2
