@@ -10,6 +10,7 @@ from target_hubspot_contacts.errors import ConfigurationError, HubSpotAPIError
 from target_hubspot_contacts.outcomes import (
     Archived,
     Outcome,
+    Reason,
     Rejected,
     Skipped,
     Written,
@@ -23,6 +24,8 @@ if t.TYPE_CHECKING:
 
 BATCH_PATH = "/crm/v3/objects/contacts/batch"
 WRITE_MODES = ("upsert", "update_only", "create_only")
+# Refusals about a property rather than a value: every later record would fail the same way.
+PORTAL_ERROR_CODES = frozenset({"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE"})
 
 
 def conflict_key(id_value: str) -> str:
@@ -198,7 +201,7 @@ class ContactsAPI:
             msg = f"HubSpot cannot {action} by `id_property` '{self._id_property}': {message}"
             raise ConfigurationError(msg)
         if len(contacts) == 1:
-            return [Rejected(reason_from_hubspot_error(error.body, error.correlation_id))]
+            return [_record_rejection(reason_from_hubspot_error(error.body, error.correlation_id))]
         self._logger.info(
             "HubSpot refused a %s of %d contacts for a bad value; splitting it to find which.",
             action,
@@ -210,6 +213,18 @@ class ContactsAPI:
         )
 
 
+def _record_rejection(reason: Reason) -> Rejected:
+    """A rejection of this record, unless the fault is the portal's and would refuse them all."""
+    if reason.code in PORTAL_ERROR_CODES:
+        msg = (
+            f"HubSpot refused property '{reason.property}' for every contact ({reason.code}: "
+            f"{reason.message}); it was removed or made read-only in the portal during the run. "
+            "Rerun from the last STATE to map against the portal as it is now."
+        )
+        raise ConfigurationError(msg)
+    return Rejected(reason)
+
+
 def _match_answer(action: str, sent: int, answer: Answer) -> list[Outcome]:
     """Pair each input with its result or error by trace id; all must be accounted for."""
     body = answer.body if isinstance(answer.body, dict) else {}
@@ -219,7 +234,7 @@ def _match_answer(action: str, sent: int, answer: Answer) -> list[Outcome]:
         outcomes[str(result.get("objectWriteTraceId"))] = Written(new=new)
     for error in body.get("errors") or []:
         for trace_id in (error.get("context") or {}).get("objectWriteTraceId") or []:
-            outcomes[str(trace_id)] = Rejected(
+            outcomes[str(trace_id)] = _record_rejection(
                 reason_from_hubspot_error(error, answer.correlation_id)
             )
     missing = [str(index) for index in range(sent) if str(index) not in outcomes]

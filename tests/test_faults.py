@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -333,3 +334,38 @@ def test_a_batch_message_stops_the_run_instead_of_being_skipped(config, tmp_path
     assert result.returncode == 1
     assert "takes RECORD messages only" in result.stderr
     assert printed_states(result.stdout) == []
+
+
+def test_a_property_made_read_only_mid_run_stops_the_run_instead_of_rejecting_all(
+    hubspot, config, tmp_path
+):
+    hubspot.latency = 0.3
+    config.update(rejects_path=str(tmp_path / "rejects.jsonl"), max_rejects=100)
+    properties = {"email": {"type": "string"}, "job_title": {"type": "string"}}
+    process = start_target(tmp_path, config)
+    messages = [schema(properties=properties)]
+    messages += [record({"email": f"p{n}@example.com", "job_title": "CTO"}) for n in range(5)]
+    process.stdin.write(lines(messages))
+    process.stdin.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+        call.answered_at for call in hubspot.calls("/properties/contacts")
+    ):
+        time.sleep(0.01)
+    hubspot.add_property(
+        {
+            "name": "jobtitle",
+            "label": "Job Title",
+            "type": "string",
+            "fieldType": "text",
+            "groupName": "contactinformation",
+            "modificationMetadata": {"readOnlyValue": True},
+        }
+    )
+
+    process.wait(timeout=30)
+    stderr = process.stderr.read()
+
+    assert process.returncode == 1
+    assert "HubSpot refused property 'jobtitle' for every contact" in stderr
+    assert not (tmp_path / "rejects.jsonl").exists()
