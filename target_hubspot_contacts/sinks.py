@@ -333,7 +333,7 @@ class ContactsSink(BatchSink):
         )
         super().__init__(target, stream_name, schema, key_properties)
         self._load = target.load
-        self._mapper = self._load.mapper_for(stream_name, schema)
+        self._mapper = self._load.portal.mapper_for(stream_name, schema)
         self._archive_deleted = bool(target.config.get("archive_deleted"))
         self._schema_violation: str | None = None  # of the record being processed
 

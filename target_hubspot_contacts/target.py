@@ -34,6 +34,8 @@ if t.TYPE_CHECKING:
     import logging
     from types import FrameType
 
+    from target_hubspot_contacts.auth import OAuthToken, StaticToken
+
 
 class _Load:
     """The parts one run shares between its sinks."""
@@ -41,18 +43,17 @@ class _Load:
     def __init__(
         self,
         config: t.Mapping[str, t.Any],
+        token: StaticToken | OAuthToken,
         logger: logging.Logger,
         emit_state: t.Callable[[dict], None],
     ) -> None:
         self.dry_run = bool(config["dry_run"])
         self._finished = False
-        timeout = float(config["request_timeout"])
-        token = token_from_config(config, timeout=timeout, logger=logger)
         self.client = HubSpotClient(
             api_url=config["api_url"],
             token=token,
             logger=logger,
-            timeout=timeout,
+            timeout=float(config["request_timeout"]),
             max_retry_seconds=float(config["max_retry_seconds"]),
         )
         # A dry run loads nothing, so it has nothing to checkpoint.
@@ -84,10 +85,6 @@ class _Load:
             max_concurrency=config["max_concurrency"],
             logger=logger,
         )
-
-    def mapper_for(self, stream_name: str, schema: dict):
-        """The record mapper for one stream schema."""
-        return self.portal.mapper_for(stream_name, schema)
 
     def finish(self, logger: logging.Logger) -> None:
         """Let calls in flight finish, report once, release files; later calls do nothing."""
@@ -219,7 +216,8 @@ class TargetHubSpotContacts(Target):
         self._load: _Load | None = None
         self._stopping = False
         try:
-            token_from_config(self.config, timeout=1.0, logger=self.logger)
+            timeout = float(self.config["request_timeout"])
+            self._token = token_from_config(self.config, timeout=timeout, logger=self.logger)
         except ConfigurationError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
 
@@ -236,7 +234,7 @@ class TargetHubSpotContacts(Target):
     def load(self) -> _Load:
         """The run's client, portal, writer and STATE tracker, built on first use."""
         if self._load is None:
-            self._load = _Load(self.config, self.logger, _write_state)
+            self._load = _Load(self.config, self._token, self.logger, _write_state)
         return self._load
 
     def _process_state_message(self, message_dict: dict) -> None:
