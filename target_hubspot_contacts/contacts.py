@@ -23,6 +23,7 @@ if t.TYPE_CHECKING:
     from target_hubspot_contacts.client import Answer, HubSpotClient
 
 BATCH_PATH = "/crm/v3/objects/contacts/batch"
+MAX_INPUTS_PER_CALL = 100  # HubSpot refuses a batch call with more inputs
 WRITE_MODES = ("upsert", "update_only", "create_only")
 # Refusals about a property rather than a value: every later record would fail the same way.
 PORTAL_ERROR_CODES = frozenset({"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE"})

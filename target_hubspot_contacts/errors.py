@@ -38,3 +38,11 @@ class HubSpotAPIError(TargetError):
 
 class UnwrittenRecordsError(TargetError):
     """The run ended with records that were neither written nor recorded as rejected."""
+
+
+class TerminationRequested(Exception):  # noqa: N818 - a request, not an error
+    """A SIGTERM or SIGINT asked the run to stop."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum

@@ -13,87 +13,18 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
 from target_hubspot_contacts.auth import token_from_config
-from target_hubspot_contacts.client import HubSpotClient
-from target_hubspot_contacts.contacts import WRITE_MODES, ContactsAPI
+from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, WRITE_MODES
 from target_hubspot_contacts.errors import (
     ConfigurationError,
     TargetError,
+    TerminationRequested,
     UnwrittenRecordsError,
 )
-from target_hubspot_contacts.outcomes import Rejects, RunCounts, report_run
-from target_hubspot_contacts.portal import Portal
-from target_hubspot_contacts.sinks import (
-    MAX_INPUTS_PER_CALL,
-    ContactsSink,
-    ContactWriter,
-    TerminationRequested,
-)
-from target_hubspot_contacts.state import StateTracker
+from target_hubspot_contacts.run import Run
+from target_hubspot_contacts.sinks import ContactsSink
 
 if t.TYPE_CHECKING:
-    import logging
     from types import FrameType
-
-    from target_hubspot_contacts.auth import OAuthToken, StaticToken
-
-
-class _Load:
-    """The parts one run shares between its sinks."""
-
-    def __init__(
-        self,
-        config: t.Mapping[str, t.Any],
-        token: StaticToken | OAuthToken,
-        logger: logging.Logger,
-        emit_state: t.Callable[[dict], None],
-    ) -> None:
-        self.dry_run = bool(config["dry_run"])
-        self._finished = False
-        self.client = HubSpotClient(
-            api_url=config["api_url"],
-            token=token,
-            logger=logger,
-            timeout=float(config["request_timeout"]),
-            max_retry_seconds=float(config["max_retry_seconds"]),
-        )
-        # A dry run loads nothing, so it has nothing to checkpoint.
-        self.tracker = StateTracker(_discard if self.dry_run else emit_state)
-        self.counts = RunCounts()
-        self.rejects = Rejects(config.get("rejects_path"), logger)
-        self.portal = Portal(
-            self.client,
-            id_property=config["id_property"],
-            property_mapping=config.get("property_mapping") or {},
-            unmapped_fields=config["unmapped_fields"],
-            create_missing_properties=config["create_missing_properties"],
-            null_values=config["null_values"],
-            logger=logger,
-        )
-        api = ContactsAPI(
-            self.client,
-            id_property=config["id_property"],
-            write_mode=config["write_mode"],
-            dry_run=self.dry_run,
-            logger=logger,
-        )
-        self.writer = ContactWriter(
-            api=api,
-            tracker=self.tracker,
-            rejects=self.rejects,
-            counts=self.counts,
-            batch_size=config.get("batch_size_rows") or MAX_INPUTS_PER_CALL,
-            max_concurrency=config["max_concurrency"],
-            logger=logger,
-        )
-
-    def finish(self, logger: logging.Logger) -> None:
-        """Let calls in flight finish, report once, release files; later calls do nothing."""
-        if self._finished:
-            return
-        self._finished = True
-        self.writer.close()
-        report_run(logger, self.counts, self.client.stats, dry_run=self.dry_run)
-        self.rejects.close()
 
 
 class TargetHubSpotContacts(Target):
@@ -213,7 +144,7 @@ class TargetHubSpotContacts(Target):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._load: _Load | None = None
+        self._run: Run | None = None
         self._stopping = False
         try:
             timeout = float(self.config["request_timeout"])
@@ -231,23 +162,23 @@ class TargetHubSpotContacts(Target):
         """Ignored: see the getter."""
 
     @property
-    def load(self) -> _Load:
+    def run(self) -> Run:
         """The run's client, portal, writer and STATE tracker, built on first use."""
-        if self._load is None:
-            self._load = _Load(self.config, self._token, self.logger, _write_state)
-        return self._load
+        if self._run is None:
+            self._run = Run(self.config, self._token, self.logger, _write_state)
+        return self._run
 
     def _process_state_message(self, message_dict: dict) -> None:
         """Hold each STATE until the records before it are in HubSpot (the SDK would not)."""
         self._assert_line_requires(message_dict, requires={"value"})
-        self.load.tracker.receive_state(message_dict["value"])
+        self.run.tracker.receive_state(message_dict["value"])
 
     def process_endofpipe(self) -> None:
         """Flush everything, report, and fail if any record was neither written nor rejected."""
         super().process_endofpipe()
-        if self._load is None:
+        if self._run is None:
             return
-        self._load.finish(self.logger)
+        self._run.finish(self.logger)
         self._raise_if_incomplete()
 
     def listen(self, file_input: t.IO[str] | None = None) -> None:
@@ -258,8 +189,8 @@ class TargetHubSpotContacts(Target):
             self._exit_after_signal(stop.signum)
         except TargetError as exc:
             self.logger.error("%s", exc)  # the message is the whole story: no traceback
-            if self._load is not None:
-                self._load.finish(self.logger)
+            if self._run is not None:
+                self._run.finish(self.logger)
             sys.exit(1)
 
     def _raise_if_incomplete(self) -> None:
@@ -269,8 +200,8 @@ class TargetHubSpotContacts(Target):
 
     def _what_is_incomplete(self) -> str | None:
         """Why the run must not exit 0, or None when every record was written or kept."""
-        load = self.load
-        unsettled = load.tracker.unsettled
+        run = self.run
+        unsettled = run.tracker.unsettled
         if unsettled:
             return (
                 f"{unsettled} record(s) were neither written to HubSpot nor kept in a rejects "
@@ -278,11 +209,11 @@ class TargetHubSpotContacts(Target):
                 "the last STATE; set `rejects_path` to keep rejected records and move past them."
             )
         max_rejects = int(self.config.get("max_rejects") or 0)
-        if load.counts.rejected > max_rejects:
+        if run.counts.rejected > max_rejects:
             return (
-                f"{load.counts.rejected} record(s) were rejected (kept in {load.rejects.path}), "
+                f"{run.counts.rejected} record(s) were rejected (kept in {run.rejects.path}), "
                 f"more than `max_rejects` ({max_rejects}). Every valid record was "
-                + ("checked (dry run)." if load.dry_run else "written.")
+                + ("checked (dry run)." if run.dry_run else "written.")
             )
         return None
 
@@ -292,28 +223,24 @@ class TargetHubSpotContacts(Target):
             os._exit(128 + signum)
         self._stopping = True
         self.logger.warning("Received signal %d: finishing calls in flight, then stopping.", signum)
-        if self._load is not None and self._load.writer.busy:
-            self._load.writer.stop_signal = signum
+        if self._run is not None and self._run.writer.busy:
+            self._run.writer.stop_signal = signum
             return
         raise TerminationRequested(signum)
 
     def _exit_after_signal(self, signum: int) -> t.NoReturn:
-        if self._load is None:
+        if self._run is None:
             sys.exit(0)
         try:
-            self._load.writer.finish_in_flight()
+            self._run.writer.finish_in_flight()
         except TargetError as exc:
             self.logger.error("%s", exc)
-        self._load.finish(self.logger)
+        self._run.finish(self.logger)
         problem = self._what_is_incomplete()
         if problem:
             self.logger.error("Stopped by signal %d. %s", signum, problem)
             sys.exit(128 + signum)
         sys.exit(0)
-
-
-def _discard(value: dict) -> None:
-    """Print nothing."""
 
 
 def _write_state(value: dict) -> None:

@@ -1,0 +1,90 @@
+"""One run's shared parts: the client, the portal, the writer, STATE and the counts, built once."""
+
+from __future__ import annotations
+
+import typing as t
+
+from target_hubspot_contacts.client import HubSpotClient
+from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, ContactsAPI
+from target_hubspot_contacts.outcomes import Rejects, RunCounts, report_run
+from target_hubspot_contacts.portal import Portal
+from target_hubspot_contacts.state import StateTracker
+from target_hubspot_contacts.writer import ContactWriter
+
+if t.TYPE_CHECKING:
+    import logging
+
+    from target_hubspot_contacts.auth import OAuthToken, StaticToken
+
+
+class RunningTarget(t.Protocol):
+    """What a sink needs of the target that made it: the run it feeds, and the settings."""
+
+    @property
+    def run(self) -> Run: ...
+
+    @property
+    def config(self) -> t.Mapping[str, t.Any]: ...
+
+
+class Run:
+    """The parts one run shares between its sinks."""
+
+    def __init__(
+        self,
+        config: t.Mapping[str, t.Any],
+        token: StaticToken | OAuthToken,
+        logger: logging.Logger,
+        emit_state: t.Callable[[dict], None],
+    ) -> None:
+        self.dry_run = bool(config["dry_run"])
+        self._finished = False
+        self.client = HubSpotClient(
+            api_url=config["api_url"],
+            token=token,
+            logger=logger,
+            timeout=float(config["request_timeout"]),
+            max_retry_seconds=float(config["max_retry_seconds"]),
+        )
+        # A dry run loads nothing, so it has nothing to checkpoint.
+        self.tracker = StateTracker(_discard if self.dry_run else emit_state)
+        self.counts = RunCounts()
+        self.rejects = Rejects(config.get("rejects_path"), logger)
+        self.portal = Portal(
+            self.client,
+            id_property=config["id_property"],
+            property_mapping=config.get("property_mapping") or {},
+            unmapped_fields=config["unmapped_fields"],
+            create_missing_properties=config["create_missing_properties"],
+            null_values=config["null_values"],
+            logger=logger,
+        )
+        api = ContactsAPI(
+            self.client,
+            id_property=config["id_property"],
+            write_mode=config["write_mode"],
+            dry_run=self.dry_run,
+            logger=logger,
+        )
+        self.writer = ContactWriter(
+            api=api,
+            tracker=self.tracker,
+            rejects=self.rejects,
+            counts=self.counts,
+            batch_size=config.get("batch_size_rows") or MAX_INPUTS_PER_CALL,
+            max_concurrency=config["max_concurrency"],
+            logger=logger,
+        )
+
+    def finish(self, logger: logging.Logger) -> None:
+        """Let calls in flight finish, report once, release files; later calls do nothing."""
+        if self._finished:
+            return
+        self._finished = True
+        self.writer.close()
+        report_run(logger, self.counts, self.client.stats, dry_run=self.dry_run)
+        self.rejects.close()
+
+
+def _discard(value: dict) -> None:
+    """Print nothing."""

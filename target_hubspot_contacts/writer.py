@@ -1,0 +1,299 @@
+"""The writer: records merge into contacts, go 100 to a call, and settle as HubSpot answers."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import threading
+import time
+import typing as t
+
+from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, ContactInput, conflict_key
+from target_hubspot_contacts.errors import TerminationRequested
+from target_hubspot_contacts.outcomes import Rejected, Skipped
+
+if t.TYPE_CHECKING:
+    import logging
+
+    from target_hubspot_contacts.contacts import ContactsAPI
+    from target_hubspot_contacts.outcomes import Outcome, Reason, Rejects, RunCounts
+    from target_hubspot_contacts.state import StateTracker
+
+# Bounds memory (and a refused contact's replay) when records keep updating the same contacts.
+MAX_RECORDS_PENDING = 1_000
+# A partial call goes out once its first record has waited this long, even if input stops.
+LINGER_SECONDS = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One record merged into a pending contact."""
+
+    stream: str
+    record: dict  # as received, for the rejects file
+    sequence: int
+    properties: dict[str, str]  # its own mapped properties
+
+
+@dataclasses.dataclass
+class PendingContact:
+    """One contact in a call: the merge of every record for it since the last call."""
+
+    id_value: str
+    properties: dict[str, str]
+    archive: bool  # a deletion in the source: archive the contact
+    sources: list[Source]  # oldest first
+
+    @classmethod
+    def of(cls, id_value: str, source: Source, *, archive: bool) -> PendingContact:
+        """A pending contact made of one record."""
+        return cls(id_value, dict(source.properties), archive, [source])
+
+    def merge(self, source: Source) -> None:
+        """Apply a later record over this one, as if both writes ran in turn."""
+        self.properties.update(source.properties)
+        self.sources.append(source)
+
+
+class ContactWriter:
+    """Merges records by contact, forms calls of up to 100, and settles what HubSpot answers.
+
+    Several calls may be in flight; a contact is never in two of them at once, so calls
+    cannot race on one contact and records land in the order they were read. Each call
+    settles in its own worker thread as soon as HubSpot answers, and a lingering thread
+    sends a partial call once it has waited LINGER_SECONDS, so STATE moves even while the
+    tap is quiet.
+    """
+
+    def __init__(
+        self,
+        *,
+        api: ContactsAPI,
+        tracker: StateTracker,
+        rejects: Rejects,
+        counts: RunCounts,
+        batch_size: int,
+        max_concurrency: int,
+        logger: logging.Logger,
+    ) -> None:
+        self._api = api
+        self._tracker = tracker
+        self._rejects = rejects
+        self._counts = counts
+        self._batch_size = max(1, min(batch_size, MAX_INPUTS_PER_CALL))
+        self._max_concurrency = max(1, max_concurrency)
+        self._logger = logger
+        self._pending: dict[str, PendingContact] = {}  # by the contact's identity
+        self._pending_conflicts: set[str] = set()  # their conflict keys
+        self._pending_records = 0  # records merged into them
+        self._pending_since = 0.0  # when the first of them arrived
+        self._in_flight: dict[concurrent.futures.Future, set[str]] = {}
+        self._lock = threading.RLock()  # pending and in-flight: the main and lingering threads
+        self._settle_lock = threading.Lock()  # outcomes: the worker threads
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._max_concurrency, thread_name_prefix="hubspot-call"
+        )
+        self.busy = 0  # >0 while the main thread waits inside the writer
+        self.stop_signal: int | None = None
+        self._stop_lingering = threading.Event()
+        self._lingering = threading.Thread(
+            target=self._send_lingering_calls, name="hubspot-linger", daemon=True
+        )
+        self._lingering.start()
+
+    def add(
+        self,
+        id_value: str,
+        properties: dict,
+        sequence: int,
+        stream: str,
+        record: dict,
+        *,
+        archive: bool = False,
+    ) -> None:
+        """Queue a mapped record (or a deletion); send a call once enough contacts are pending."""
+        with self._lock:
+            self._add(Source(stream, record, sequence, properties), id_value, archive=archive)
+
+    def _add(self, source: Source, id_value: str, *, archive: bool) -> None:
+        identity = self._api.identity(id_value)
+        pending = self._pending.get(identity)
+        self._pending_records += 1
+        if pending is not None and pending.archive == archive:
+            pending.merge(source)
+            if self._pending_records >= MAX_RECORDS_PENDING:  # many updates of few contacts
+                with self._busy():
+                    self._send_pending()
+            return
+        # A write and an archive of one contact, or two contacts whose ids differ only by case
+        # (which HubSpot refuses in one call), go out in separate calls, in read order.
+        if pending is not None or conflict_key(id_value) in self._pending_conflicts:
+            with self._busy():
+                self._send_pending()
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending[identity] = PendingContact.of(id_value, source, archive=archive)
+        self._pending_conflicts.add(conflict_key(id_value))
+        if len(self._pending) >= self._batch_size:
+            with self._busy():
+                self._send_pending()
+
+    def reject(
+        self, sequence: int, stream: str, id_value: str, record: dict, reason: Reason
+    ) -> None:
+        """Record a record refused before sending."""
+        with self._settle_lock:
+            self._counts.count(Rejected(reason), records=1)
+            self._rejects.record([(stream, id_value, record, reason)])
+            if self._rejects.durable:
+                self._tracker.settle([sequence])
+            else:
+                self._tracker.never_settles(sequence)
+
+    def flush(self) -> None:
+        """Send what is pending and wait until HubSpot answered every call."""
+        with self._lock, self._busy():
+            if self._pending:
+                self._send_pending()
+            self._wait(until=lambda: not self._in_flight)
+
+    def finish_in_flight(self) -> None:
+        """Wait for calls already sent; pending records are left unsent."""
+        self._stop_lingering.set()
+        with self._lock:
+            self.stop_signal = None
+            self._wait(until=lambda: not self._in_flight)
+
+    def close(self) -> None:
+        """Let calls in flight finish and release the threads."""
+        self._stop_lingering.set()
+        self._lingering.join()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _send_lingering_calls(self) -> None:
+        """In its own thread: send a partial call that has waited long enough."""
+        while not self._stop_lingering.wait(LINGER_SECONDS / 4):
+            if not self._lock.acquire(blocking=False):
+                continue  # the main thread is sending or waiting: nothing lingers
+            try:
+                lingered = time.monotonic() - self._pending_since >= LINGER_SECONDS
+                stopping = self._stop_lingering.is_set()
+                if self._pending and lingered and not stopping and self._can_send_now():
+                    self._submit_pending()
+            finally:
+                self._lock.release()
+
+    def _can_send_now(self) -> bool:
+        """A free slot, no call in flight for these contacts, and no call has failed."""
+        running = [future for future in self._in_flight if not future.done()]
+        failed = any(f.exception() for f in self._in_flight if f.done())
+        return (
+            not failed
+            and self.stop_signal is None
+            and len(running) < self._max_concurrency
+            and not any(self._pending_conflicts & self._in_flight[f] for f in running)
+        )
+
+    def _busy(self) -> _BusyScope:
+        return _BusyScope(self)
+
+    def _send_pending(self) -> None:
+        keys = self._pending_conflicts
+        self._wait(
+            until=lambda: (
+                len(self._in_flight) < self._max_concurrency
+                and not any(keys & busy_keys for busy_keys in self._in_flight.values())
+            )
+        )
+        self._submit_pending()
+
+    def _submit_pending(self) -> None:
+        contacts = list(self._pending.values())
+        future = self._executor.submit(self._write_and_settle, contacts)
+        self._in_flight[future] = self._pending_conflicts
+        self._pending, self._pending_conflicts, self._pending_records = {}, set(), 0
+
+    def _wait(self, until: t.Callable[[], bool]) -> None:
+        """Wait for calls to answer until `until()` holds; re-raise a call's failure."""
+        while True:
+            self._forget_answered_calls()
+            if self.stop_signal is not None:
+                raise TerminationRequested(self.stop_signal)
+            if until():
+                return
+            concurrent.futures.wait(self._in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+
+    def _forget_answered_calls(self) -> None:
+        for future in [future for future in self._in_flight if future.done()]:
+            del self._in_flight[future]
+            future.result()  # a failed call stops the run here, in the main thread
+
+    def _write_and_settle(self, contacts: list[PendingContact]) -> None:
+        """In a worker thread: make the calls, then settle their outcomes."""
+        writes = [contact for contact in contacts if not contact.archive]
+        archives = [contact for contact in contacts if contact.archive]
+        outcomes: list[tuple[PendingContact, Outcome]] = []
+        if writes:
+            inputs = [ContactInput(contact.id_value, contact.properties) for contact in writes]
+            for contact, outcome in zip(writes, self._api.write(inputs), strict=True):
+                if isinstance(outcome, Rejected) and len(contact.sources) > 1:
+                    outcomes.extend(self._replay(contact))
+                else:
+                    outcomes.append((contact, outcome))
+        if archives:
+            id_values = [contact.id_value for contact in archives]
+            outcomes.extend(zip(archives, self._api.archive(id_values), strict=True))
+        with self._settle_lock:
+            self._settle(outcomes)
+
+    def _replay(self, contact: PendingContact) -> list[tuple[PendingContact, Outcome]]:
+        """HubSpot refused a merged contact: write its records again in two halves, in order,
+        halving a refused half again, so one bad record does not take the good ones down."""
+        middle = len(contact.sources) // 2
+        replayed = []
+        for half in (contact.sources[:middle], contact.sources[middle:]):
+            part = PendingContact.of(contact.id_value, half[0], archive=False)
+            for source in half[1:]:
+                part.merge(source)
+            (outcome,) = self._api.write([ContactInput(part.id_value, part.properties)])
+            if isinstance(outcome, Rejected) and len(half) > 1:
+                replayed.extend(self._replay(part))
+            else:
+                replayed.append((part, outcome))
+        return replayed
+
+    def _settle(self, outcomes: list[tuple[PendingContact, Outcome]]) -> None:
+        settled: list[int] = []
+        rejected: list[tuple[str, str, dict, Reason]] = []
+        for contact, outcome in outcomes:
+            self._counts.count(outcome, records=len(contact.sources))
+            if isinstance(outcome, Skipped):
+                self._logger.info("Skipped contact %r: %s.", contact.id_value, outcome.why)
+            sequences = [source.sequence for source in contact.sources]
+            if not isinstance(outcome, Rejected):
+                settled.extend(sequences)
+                continue
+            rejected.extend(
+                (source.stream, contact.id_value, source.record, outcome.reason)
+                for source in contact.sources
+            )
+            if self._rejects.durable:
+                settled.extend(sequences)
+            else:
+                self._tracker.never_settles(min(sequences))
+        self._rejects.record(rejected)
+        self._tracker.settle(settled)
+
+
+class _BusyScope:
+    def __init__(self, writer: ContactWriter) -> None:
+        self._writer = writer
+
+    def __enter__(self) -> None:
+        self._writer.busy += 1
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        self._writer.busy -= 1
+        # A signal that came while busy but after the last wait must not wait for more input.
+        if exc_type is None and not self._writer.busy and self._writer.stop_signal is not None:
+            raise TerminationRequested(self._writer.stop_signal)
