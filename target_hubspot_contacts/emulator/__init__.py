@@ -1,10 +1,16 @@
 """A local HubSpot server for tests, demos, benchmarks and offline dry runs.
 
-The target itself never imports this package.
+The target itself never imports this package. Its modules, outermost first:
+`server` (HTTP and the `HubSpotEmulator` facade), `routing` (`HubSpotState`: the lock, route
+table, scope checks, request log), `oauth` (tokens and their refresh), `limits` (rate limits and
+injected faults), `objects` (contacts and the batch endpoints), `property_endpoints` (listing and
+creating properties), `properties` (definitions and value rules), `replies` (requests, replies
+and HubSpot's error bodies).
 """
 
 from __future__ import annotations
 
-from target_hubspot_contacts.emulator.server import ALL_SCOPES, HubSpotEmulator, RequestRecord
+from target_hubspot_contacts.emulator.routing import ALL_SCOPES, RequestRecord
+from target_hubspot_contacts.emulator.server import HubSpotEmulator
 
 __all__ = ["ALL_SCOPES", "HubSpotEmulator", "RequestRecord"]

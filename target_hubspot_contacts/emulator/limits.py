@@ -1,0 +1,138 @@
+"""Rate limits (rolling window and daily, with HubSpot's headers) and injected faults."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from target_hubspot_contacts.emulator.oauth import PRIVATE
+from target_hubspot_contacts.emulator.replies import (
+    Reply,
+    default_error_body,
+    rate_limited,
+    stamp,
+)
+
+
+@dataclass
+class Fault:
+    """A failure to serve instead of normal handling, for the next `times` matching requests."""
+
+    path_suffix: str
+    status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop_connection: bool = False
+    delay: float = 0.0
+    times: int = 1
+
+
+def make_fault(
+    path_suffix: str,
+    *,
+    status: int | None = None,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    drop_connection: bool = False,
+    delay: float = 0.0,
+    times: int = 1,
+) -> Fault:
+    """A checked Fault: it must fail, drop or delay, at least once."""
+    if status is None and not drop_connection and delay <= 0:
+        raise ValueError("a fault needs a status, drop_connection=True or a delay")
+    if times < 1:
+        raise ValueError("times must be at least 1")
+    return Fault(path_suffix, status, body, dict(headers or {}), drop_connection, delay, times)
+
+
+def fault_reply(fault: Fault) -> Reply:
+    """The injected error answer, stamped (a body given with the fault is sent as is)."""
+    status = fault.status or 500
+    if fault.body is None:
+        return stamp(Reply(status, default_error_body(status), dict(fault.headers)))
+    return stamp(Reply(status, copy.deepcopy(fault.body), dict(fault.headers)), body=False)
+
+
+class FaultQueue:
+    """Faults waiting for matching requests, first queued first served.
+
+    Called with `HubSpotState.lock` held.
+    """
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+
+    def clear(self) -> None:
+        """Forget every queued fault."""
+        self._faults = []
+
+    def add(self, fault: Fault) -> None:
+        """Queue a fault for matching requests."""
+        self._faults.append(fault)
+
+    def take(self, path: str) -> Fault | None:
+        """The first fault matching path, used up once its `times` run out."""
+        for fault in self._faults:
+            if path.endswith(fault.path_suffix):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+
+class RateLimits:
+    """A rolling window per token kind, and a daily budget for the private-app token.
+
+    Called with `HubSpotState.lock` held.
+    """
+
+    def __init__(self, rate_limit: int | None, interval_ms: int, daily_limit: int | None) -> None:
+        self.rate_limit = rate_limit  # calls per window (None = no limit)
+        self.interval_ms = interval_ms
+        self.daily_limit = daily_limit  # calls per day (None = no limit)
+        self.clear()
+
+    def clear(self) -> None:
+        """Empty every window and the daily count."""
+        self._windows: dict[str, deque[float]] = {}
+        self._daily_used = 0
+
+    def spend(self, kind: str) -> tuple[dict[str, str], Reply | None]:
+        """Count one call against the budgets, or refuse it with 429 (which costs nothing)."""
+        now = time.monotonic()
+        window = self._window(kind, now)
+        daily = kind == PRIVATE and self.daily_limit is not None
+        if daily and self._daily_used >= self.daily_limit:
+            return self._headers(kind, window), rate_limited(daily=True)
+        if self.rate_limit is not None and len(window) >= self.rate_limit:
+            return self._headers(kind, window), rate_limited(daily=False)
+        window.append(now)
+        if daily:
+            self._daily_used += 1
+        return self._headers(kind, window), None
+
+    def _window(self, kind: str, now: float) -> deque[float]:
+        """The calls of this token kind inside the rolling window ending now."""
+        window = self._windows.setdefault(kind, deque())
+        horizon = now - self.interval_ms / 1000
+        while window and window[0] <= horizon:
+            window.popleft()
+        return window
+
+    def _headers(self, kind: str, window: deque[float]) -> dict[str, str]:
+        """HubSpot's `X-HubSpot-RateLimit-*` headers after this call."""
+        headers = {}
+        if self.rate_limit is not None:
+            headers["X-HubSpot-RateLimit-Max"] = str(self.rate_limit)
+            headers["X-HubSpot-RateLimit-Remaining"] = str(max(0, self.rate_limit - len(window)))
+            headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = str(self.interval_ms)
+        if kind == PRIVATE and self.daily_limit is not None:
+            headers["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
+            remaining = max(0, self.daily_limit - self._daily_used)
+            headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(remaining)
+        return headers
