@@ -19,19 +19,19 @@ import requests
 from target_hubspot_contacts.emulator import HubSpotEmulator
 
 TOKEN = "pat-test"
-CONTACTS = "/crm/v3/objects/contacts/batch/"
+CONTACTS = "/crm/objects/2026-03/contacts/batch/"
 UPSERT = CONTACTS + "upsert"
 READ = CONTACTS + "read"
 CREATE = CONTACTS + "create"
 UPDATE = CONTACTS + "update"
 ARCHIVE = CONTACTS + "archive"
-PROPERTIES = "/crm/v3/properties/contacts"
-OAUTH_TOKEN = "/oauth/v1/token"
+PROPERTIES = "/crm/properties/2026-03/contacts"
+OAUTH_TOKEN = "/oauth/2026-03/token"
 
 
 @pytest.fixture
 def emu() -> Iterator[HubSpotEmulator]:
-    with HubSpotEmulator(access_token=TOKEN) as server:
+    with HubSpotEmulator(access_token=TOKEN, dated_only=True) as server:
         yield server
 
 
@@ -333,10 +333,11 @@ def test_invalid_json_body_is_a_400_naming_the_position(emu: HubSpotEmulator) ->
 
 
 def test_unknown_path_is_a_json_404(emu: HubSpotEmulator) -> None:
-    response = call(emu, "GET", "/crm/v3/objects/deals")
+    response = call(emu, "GET", "/crm/objects/2026-03/deals")
 
     assert response.status_code == 404
     assert response.json()["status"] == "error"
+    assert response.json()["message"].startswith("Unable to route")
 
 
 def test_every_response_carries_a_correlation_id_that_error_bodies_repeat(
@@ -376,7 +377,7 @@ def test_expired_oauth_token_is_401_expired_authentication(emu: HubSpotEmulator)
 
 def test_missing_scope_is_403_naming_the_scope() -> None:
     read_only = ["crm.objects.contacts.read", "crm.schemas.contacts.read"]
-    with HubSpotEmulator(access_token=TOKEN, scopes=read_only) as emu:
+    with HubSpotEmulator(access_token=TOKEN, dated_only=True, scopes=read_only) as emu:
         response = upsert(emu, by_email("ada@example.com"))
         allowed = call(emu, "GET", PROPERTIES)
 
@@ -424,21 +425,6 @@ def test_oauth_refresh_with_wrong_secret_is_refused(emu: HubSpotEmulator) -> Non
     assert response.json()["status"] == "BAD_CLIENT_SECRET"
 
 
-def test_oauth_refresh_on_the_2026_endpoint(emu: HubSpotEmulator) -> None:
-    emu.add_oauth_client("app", "s3cret", "refresh-1")
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": "app",
-        "client_secret": "s3cret",
-        "refresh_token": "refresh-1",
-    }
-
-    response = requests.post(emu.url + "/oauth/2026-03/token", data=form, timeout=5)
-
-    assert response.status_code == 200
-    assert response.json()["access_token"]
-
-
 # ----- rate limits -----
 
 
@@ -463,7 +449,7 @@ def test_oauth_calls_carry_no_daily_headers(emu: HubSpotEmulator) -> None:
 
 
 def test_rolling_window_refuses_with_429_then_recovers() -> None:
-    with HubSpotEmulator(access_token=TOKEN, rate_limit=2, interval_ms=300) as emu:
+    with HubSpotEmulator(access_token=TOKEN, dated_only=True, rate_limit=2, interval_ms=300) as emu:
         statuses = [call(emu, "GET", PROPERTIES).status_code for _ in range(4)]
         refused = call(emu, "GET", PROPERTIES)
         time.sleep(0.35)
@@ -480,7 +466,7 @@ def test_rolling_window_refuses_with_429_then_recovers() -> None:
 
 
 def test_spent_daily_budget_is_429_daily() -> None:
-    with HubSpotEmulator(access_token=TOKEN, daily_limit=2) as emu:
+    with HubSpotEmulator(access_token=TOKEN, dated_only=True, daily_limit=2) as emu:
         statuses = [call(emu, "GET", PROPERTIES).status_code for _ in range(2)]
         refused = call(emu, "GET", PROPERTIES)
 
@@ -773,7 +759,7 @@ def test_requests_are_recorded_with_parsed_parts(emu: HubSpotEmulator) -> None:
 
 
 def test_latency_is_added_to_every_api_call() -> None:
-    with HubSpotEmulator(access_token=TOKEN, latency=0.15) as emu:
+    with HubSpotEmulator(access_token=TOKEN, dated_only=True, latency=0.15) as emu:
         started = time.monotonic()
         call(emu, "GET", PROPERTIES)
         elapsed = time.monotonic() - started
@@ -847,7 +833,7 @@ def test_latency_can_be_changed_while_running(emu: HubSpotEmulator) -> None:
 
 
 def test_without_partial_upserts_one_bad_input_fails_the_whole_call() -> None:
-    with HubSpotEmulator(access_token=TOKEN, partial_upserts=False) as emu:
+    with HubSpotEmulator(access_token=TOKEN, dated_only=True, partial_upserts=False) as emu:
         response = upsert(emu, by_email("good@example.com", "1"), by_email("bad@example..com", "2"))
 
         assert response.status_code == 400
@@ -880,6 +866,7 @@ def test_cli_fault_option_fails_the_matching_calls(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
     command = [sys.executable, "-m", "target_hubspot_contacts.emulator", "--port", "0"]
     command += ["--port-file", str(port_file), "--token", TOKEN, "--fault", "/batch/upsert:502x1"]
+    command += ["--dated-only"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10

@@ -3,9 +3,10 @@
 The target itself never imports this package. Its modules, outermost first:
 `server` (HTTP and the `HubSpotEmulator` facade), `routing` (`HubSpotState`: the lock, route
 table, scope checks, request log), `oauth` (tokens and their refresh), `limits` (rate limits and
-injected faults), `objects` (contacts and the batch endpoints), `property_endpoints` (listing and
-creating properties), `properties` (definitions and value rules), `replies` (requests, replies
-and HubSpot's error bodies).
+injected faults), `objects` (contacts and the batch endpoints), `validation_rules` (a portal's
+required properties), `property_endpoints` (listing and creating properties), `properties`
+(definitions and value rules), `replies` (requests, replies and HubSpot's error bodies),
+`versions` (dated and retired API paths).
 """
 
 from __future__ import annotations

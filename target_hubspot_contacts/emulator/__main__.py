@@ -56,6 +56,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail a whole upsert call for one bad input, as HubSpot's docs describe",
     )
     parser.add_argument(
+        "--dated-only",
+        action="store_true",
+        help="answer /v1/../v4/ paths with 404 'Unable to route', as after HubSpot retires them",
+    )
+    parser.add_argument(
+        "--require-property",
+        action="append",
+        default=[],
+        type=parse_rule,
+        metavar="NAME[:PROPERTY=VALUE]",
+        help="a portal validation rule, enforced on writes through 2026-09 paths: NAME is "
+        "required (only while PROPERTY holds VALUE) (repeatable)",
+    )
+    parser.add_argument(
+        "--error-shape",
+        choices=("embedded", "listed"),
+        default="embedded",
+        help="validation errors name their property inside the message (embedded) or only "
+        "in an `errors` list (listed)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -80,6 +101,16 @@ def parse_fault(spec: str) -> Fault:
         raise argparse.ArgumentTypeError(msg) from None
 
 
+def parse_rule(spec: str) -> tuple[str, dict[str, str] | None]:
+    """`company` -> always required; `company:lifecyclestage=customer` -> required then."""
+    name, _, condition = spec.partition(":")
+    other, equals, value = condition.partition("=")
+    if not name or (condition and not (other and equals)):
+        msg = f"not a rule: {spec!r} (expected NAME or NAME:PROPERTY=VALUE)"
+        raise argparse.ArgumentTypeError(msg)
+    return name, ({other: value} if condition else None)
+
+
 def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
     """An emulator configured from parsed options."""
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()] if args.scopes else None
@@ -92,6 +123,8 @@ def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
         latency=args.latency_ms / 1000,
         token_ttl=args.token_ttl,
         partial_upserts=not args.no_partial_upserts,
+        dated_only=args.dated_only,
+        error_shape=args.error_shape,
         host=args.host,
         port=args.port,
     )
@@ -102,6 +135,8 @@ def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
             drop_connection=fault.drop_connection,
             times=fault.times,
         )
+    for name, when in args.require_property:
+        emulator.require_property(name, when)
     for spec in args.oauth_client:
         client_id, client_secret, refresh_token = spec.split(":", 2)
         emulator.add_oauth_client(

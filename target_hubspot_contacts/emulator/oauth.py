@@ -9,8 +9,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from target_hubspot_contacts.emulator.replies import AUTH_MESSAGE, ApiRequest, Reply, error_reply
+from target_hubspot_contacts.emulator.versions import dated
 
-TOKEN_PATHS = ("/oauth/v1/token", "/oauth/2026-03/token")
+OAUTH_V1 = "/oauth/v1/token"  # its errors predate RFC 6749's `error` fields
+TOKEN_PATHS = (OAUTH_V1, "/oauth/v3/token", *dated("/oauth/{version}/token"))
+# HubSpot's own `status` values, and the RFC 6749 `error` the newer endpoints add beside them.
+RFC6749_ERRORS = {
+    "BAD_GRANT_TYPE": "unsupported_grant_type",
+    "BAD_CLIENT_ID": "invalid_client",
+    "BAD_CLIENT_SECRET": "invalid_client",
+    "BAD_REFRESH_TOKEN": "invalid_grant",
+}
 PRIVATE, OAUTH = "private", "oauth"  # the kinds of token; each has its own rate window
 
 
@@ -23,9 +32,12 @@ class OAuthClient:
     refresh_tokens: set[str] = field(default_factory=set)
 
 
-def _oauth_error(status: str, message: str) -> Reply:
-    """The token endpoint's 400 body, which names the problem in `status`."""
-    return Reply(400, {"status": status, "message": message})
+def _oauth_error(request: ApiRequest, status: str, message: str) -> Reply:
+    """The token endpoint's 400 body: the problem in `status`, and since v3 in `error` too."""
+    body = {"status": status, "message": message}
+    if request.path != OAUTH_V1:
+        body.update(error=RFC6749_ERRORS[status], error_description=message)
+    return Reply(400, body)
 
 
 class TokenAuthority:
@@ -60,15 +72,15 @@ class TokenAuthority:
         """`grant_type=refresh_token`: a new access token (and maybe a rotated refresh token)."""
         form = request.body if request.form else {}
         if form.get("grant_type") != "refresh_token":
-            return _oauth_error("BAD_GRANT_TYPE", "unsupported grant type")
+            return _oauth_error(request, "BAD_GRANT_TYPE", "unsupported grant type")
         client = self._clients.get(form.get("client_id", ""))
         if client is None:
-            return _oauth_error("BAD_CLIENT_ID", "missing or unknown client id")
+            return _oauth_error(request, "BAD_CLIENT_ID", "missing or unknown client id")
         if form.get("client_secret") != client.secret:
-            return _oauth_error("BAD_CLIENT_SECRET", "missing or invalid client secret")
+            return _oauth_error(request, "BAD_CLIENT_SECRET", "missing or invalid client secret")
         refresh_token = form.get("refresh_token", "")
         if refresh_token not in client.refresh_tokens:
-            return _oauth_error("BAD_REFRESH_TOKEN", "missing or unknown refresh token")
+            return _oauth_error(request, "BAD_REFRESH_TOKEN", "missing or unknown refresh token")
         if client.rotate:
             client.refresh_tokens.discard(refresh_token)
             refresh_token = f"na1-{uuid.uuid4()}"

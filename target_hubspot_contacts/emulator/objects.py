@@ -11,8 +11,12 @@ from typing import Any
 from target_hubspot_contacts.emulator.properties import normalize_value, validate_value
 from target_hubspot_contacts.emulator.property_endpoints import PropertyCatalog
 from target_hubspot_contacts.emulator.replies import ApiRequest, Reply, error_reply, timestamp
+from target_hubspot_contacts.emulator.validation_rules import ValidationRules
+from target_hubspot_contacts.emulator.versions import dated, enforces_validation_rules
 
-CONTACT_OBJECT_PATHS = ("/crm/v3/objects/contacts",)  # each serves `{path}/batch/{action}`
+# Each serves `{path}/batch/{action}`.
+CONTACT_OBJECT_PATHS = ("/crm/v3/objects/contacts", *dated("/crm/objects/{version}/contacts"))
+ERROR_SHAPES = ("embedded", "listed")  # where a validation error names its code and property
 WRITE_MODES = ("upsert", "create", "update")
 BATCH_LIMIT = 100
 FIRST_CONTACT_ID = 1001
@@ -104,28 +108,46 @@ def _duplicate_ids(inputs: list[dict[str, Any]]) -> Reply | None:
     return _duplicates_error(duplicates) if duplicates else None
 
 
-def _whole_call_error(failed: list[_Write]) -> Reply:
+def _details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `errors` list of a validation error: each with its code and property name."""
+    return [
+        {"message": e["message"], "code": e["error"], "context": {"propertyName": [e["name"]]}}
+        for e in errors
+    ]
+
+
+def _validation_message(errors: list[dict[str, Any]], shape: str) -> str:
+    """The message of a validation error in either shape (see `ERROR_SHAPES`).
+
+    "embedded": the JSON list inside the message, as recorded live for a bad email.
+    "listed": a plain message; codes and property names are only in the `errors` list.
+    """
+    return _invalid_message(errors) if shape == "embedded" else errors[0]["message"]
+
+
+def _whole_call_error(failed: list[_Write], shape: str) -> Reply:
     """The 400 HubSpot sends when an input without a trace id is invalid: nothing is written."""
     errors = [error for write in failed for error in write.errors]
     if not errors:
         ids = [write.missing for write in failed]
         return error_reply(400, NOT_FOUND_MESSAGE, "OBJECT_NOT_FOUND", context={"ids": ids})
-    details = [
-        {"message": e["message"], "code": e["error"], "context": {"propertyName": [e["name"]]}}
-        for e in errors
-    ]
-    return error_reply(400, _invalid_message(errors), "VALIDATION_ERROR", errors=details)
+    message = _validation_message(errors, shape)
+    return error_reply(400, message, "VALIDATION_ERROR", errors=_details(errors))
 
 
-def _input_error(write: _Write) -> dict[str, Any]:
+def _input_error(write: _Write, shape: str) -> dict[str, Any]:
     """One entry of a 207 `errors` list, naming its input by trace id."""
     context: dict[str, list[str | None]] = {"objectWriteTraceId": [write.trace_id]}
+    entry: dict[str, Any] = {"status": "error"}
     if write.errors:
-        message, category = _invalid_message(write.errors), "VALIDATION_ERROR"
+        entry.update(category="VALIDATION_ERROR")
+        entry.update(message=_validation_message(write.errors, shape))
+        if shape == "listed":
+            entry.update(errors=_details(write.errors))
     else:
-        message, category = NOT_FOUND_MESSAGE, "OBJECT_NOT_FOUND"
+        entry.update(category="OBJECT_NOT_FOUND", message=NOT_FOUND_MESSAGE)
         context = {"ids": [write.missing], **context}
-    return {"status": "error", "category": category, "message": message, "context": context}
+    return {**entry, "context": context}
 
 
 def _batch_reply(
@@ -168,9 +190,20 @@ class ContactStore:
     Called with `HubSpotState.lock` held.
     """
 
-    def __init__(self, catalog: PropertyCatalog, *, partial_upserts: bool) -> None:
+    def __init__(
+        self,
+        catalog: PropertyCatalog,
+        rules: ValidationRules,
+        *,
+        partial_upserts: bool,
+        error_shape: str = "embedded",
+    ) -> None:
+        if error_shape not in ERROR_SHAPES:
+            raise ValueError(f"error_shape must be one of {ERROR_SHAPES}")
         self._catalog = catalog
+        self._rules = rules
         self.partial_upserts = partial_upserts
+        self.error_shape = error_shape
         self.clear()
 
     def clear(self) -> None:
@@ -249,19 +282,20 @@ class ContactStore:
             reply = self._check_id_properties(inputs, mode) or _duplicate_ids(inputs)
             if reply is not None:
                 return reply
-        writes = [self._plan(index, item, mode) for index, item in enumerate(inputs)]
+        ruled = enforces_validation_rules(request.path)
+        writes = [self._plan(index, item, mode, ruled) for index, item in enumerate(inputs)]
         failed = [write for write in writes if write.failed]
         # HubSpot's docs say partial upserts keyed on email are unsupported; a recording shows
         # 207s. `partial_upserts=False` plays the documented behaviour: the whole call fails.
         whole_call = not self.partial_upserts or any(write.trace_id is None for write in writes)
         if failed and whole_call:
-            return _whole_call_error(failed)
+            return _whole_call_error(failed, self.error_shape)
         valid = [write for write in writes if not write.failed]
         reply = self._check_conflicts(valid)
         if reply is not None:
             return reply
         results = [self._apply(write, mode) for write in valid]
-        errors = [_input_error(write) for write in failed]
+        errors = [_input_error(write, self.error_shape) for write in failed]
         return _batch_reply(results, errors, 201 if mode == "create" else 200, started)
 
     def _check_id_properties(self, inputs: list[dict[str, Any]], mode: str) -> Reply | None:
@@ -273,23 +307,33 @@ class ContactStore:
                 return error_reply(400, message, "VALIDATION_ERROR")
         return None
 
-    def _plan(self, index: int, item: dict[str, Any], mode: str) -> _Write:
-        """Validate one input and find the contact it writes to."""
+    def _plan(self, index: int, item: dict[str, Any], mode: str, ruled: bool) -> _Write:
+        """Validate one input and find the contact it writes to; `ruled`: apply portal rules."""
         trace_id = item.get("objectWriteTraceId")
-        values, errors = self._validate(item.get("properties") or {})
+        properties = item.get("properties") or {}
+        values, errors = self._validate(properties)
         write = _Write(index, None if trace_id is None else str(trace_id), values, errors)
-        if mode == "create":
-            return write
-        name, value = item.get("idProperty") or RECORD_ID, item["id"]
-        write.contact_id = self._lookup(name, value)
+        if mode != "create":
+            name, value = item.get("idProperty") or RECORD_ID, item["id"]
+            write.contact_id = self._lookup(name, value)
         if mode == "update":
             write.missing = value if write.contact_id is None else None
-            return write
-        write.id_property, write.id_value = name, value
-        id_error = validate_value(self._catalog.get(name), name, value)
-        if id_error is not None and id_error not in errors:
-            errors.insert(0, id_error)
+        elif mode == "upsert":
+            write.id_property, write.id_value = name, value
+            id_error = validate_value(self._catalog.get(name), name, value)
+            if id_error is not None and id_error not in errors:
+                errors.insert(0, id_error)
+        if ruled and write.missing is None:
+            errors.extend(self._rule_violations(write, properties))
         return write
+
+    def _rule_violations(self, write: _Write, properties: dict[str, Any]) -> list[dict[str, Any]]:
+        """What the portal's validation rules say of this write, given the contact it changes."""
+        stored = self._contacts[write.contact_id]["properties"] if write.contact_id else {}
+        written = dict(properties)
+        if write.contact_id is None and write.id_property and write.id_value:
+            written.setdefault(write.id_property, write.id_value)
+        return self._rules.violations(stored, written)
 
     def _validate(self, properties: dict[str, Any]) -> tuple[dict[str, str], list[dict[str, Any]]]:
         """The values to write, or the validation errors of every bad value."""

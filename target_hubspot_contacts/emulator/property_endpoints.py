@@ -12,8 +12,10 @@ from target_hubspot_contacts.emulator.properties import (
     normalize_property,
 )
 from target_hubspot_contacts.emulator.replies import ApiRequest, Reply, error_reply
+from target_hubspot_contacts.emulator.versions import dated
 
-PROPERTY_PATHS = ("/crm/v3/properties/contacts",)  # each serves GET (list) and POST (create)
+# Each serves GET (list) and POST (create).
+PROPERTY_PATHS = ("/crm/v3/properties/contacts", *dated("/crm/properties/{version}/contacts"))
 
 
 class PropertyCatalog:

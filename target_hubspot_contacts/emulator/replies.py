@@ -124,8 +124,12 @@ def stamp(reply: Reply, *, body: bool = True) -> Reply:
 
 
 def not_found(request: ApiRequest) -> Reply:
-    """The 404 for a path no route serves."""
-    return error_reply(404, f"No route for {request.method} {request.path}", "OBJECT_NOT_FOUND")
+    """The 404 for a path no route serves (a retired version's paths, once retired, too).
+
+    HubSpot's exact body for this was not found in public material; this one is plausible.
+    """
+    message = f"Unable to route {request.method} request to {request.path}"
+    return error_reply(404, message, "OBJECT_NOT_FOUND")
 
 
 def method_not_allowed(request: ApiRequest) -> Reply:

@@ -29,6 +29,8 @@ from target_hubspot_contacts.emulator.replies import (
     not_found,
     stamp,
 )
+from target_hubspot_contacts.emulator.validation_rules import ValidationRules
+from target_hubspot_contacts.emulator.versions import is_retired
 
 READ_SCOPE = "crm.objects.contacts.read"
 WRITE_SCOPE = "crm.objects.contacts.write"
@@ -108,15 +110,24 @@ class HubSpotState:
         latency: float,
         token_ttl: float,
         partial_upserts: bool = True,
+        dated_only: bool = False,
+        error_shape: str = "embedded",
     ) -> None:
         self.lock = threading.RLock()
         self.scopes = frozenset(ALL_SCOPES if scopes is None else scopes)
         self.latency = latency
+        self.dated_only = dated_only  # answer numeric-version paths as HubSpot will once retired
         self._tokens = TokenAuthority(access_token, token_ttl)
         self._limits = RateLimits(rate_limit, interval_ms, daily_limit)
         self._faults = FaultQueue()
         self._properties = PropertyCatalog()
-        self._contacts = ContactStore(self._properties, partial_upserts=partial_upserts)
+        self._rules = ValidationRules()
+        self._contacts = ContactStore(
+            self._properties,
+            self._rules,
+            partial_upserts=partial_upserts,
+            error_shape=error_shape,
+        )
         self._records: list[RequestRecord] = []
         self._routes = self._build_routes()
 
@@ -144,10 +155,11 @@ class HubSpotState:
     # ----- control and inspection (called from HubSpotEmulator) -----
 
     def reset(self) -> None:
-        """Forget contacts, requests, faults and rate windows; restore default properties."""
+        """Forget contacts, requests, faults, rate windows and rules; restore default properties."""
         with self.lock:
             self._contacts.clear()
             self._properties.clear()
+            self._rules.clear()
             self._records = []
             self._faults.clear()
             self._limits.clear()
@@ -171,6 +183,11 @@ class HubSpotState:
             self._properties.put(prop)
             self._contacts.reindex(prop["name"])
 
+    def require_property(self, name: str, when: Mapping[str, str] | None = None) -> None:
+        """Add a portal validation rule (enforced on writes through 2026-09 paths and later)."""
+        with self.lock:
+            self._rules.require(name, when)
+
     def inject(self, fault: Fault) -> None:
         """Queue a fault for matching requests."""
         with self.lock:
@@ -191,6 +208,11 @@ class HubSpotState:
         with self.lock:
             return copy.deepcopy([r for r in self._records if r.path.endswith(path_suffix)])
 
+    def retired_path_records(self) -> list[RequestRecord]:
+        """A deep copy of the logged requests to numeric-version paths (`/v1/`, `/v3/`, ...)."""
+        with self.lock:
+            return copy.deepcopy([r for r in self._records if is_retired(r.path)])
+
     def stats(self) -> dict[str, Any]:
         """Counts for humans: contacts, requests by path and status, 429s."""
         with self.lock:
@@ -203,6 +225,7 @@ class HubSpotState:
                 "requestsByPath": dict(Counter(record.path for record in self._records)),
                 "responsesByStatus": dict(statuses),
                 "rateLimited": statuses.get("429", 0),
+                "retiredPathRequests": sum(1 for r in self._records if is_retired(r.path)),
             }
 
     # ----- request lifecycle (called from the handler) -----
@@ -251,6 +274,8 @@ class HubSpotState:
     # ----- routing, authentication, limits -----
 
     def _dispatch(self, request: ApiRequest) -> Reply:
+        if self.dated_only and is_retired(request.path):
+            return not_found(request)
         route = self._routes.find(request.path, request.method)
         if route is None:
             known = self._routes.knows(request.path)

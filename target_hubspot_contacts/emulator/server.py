@@ -166,9 +166,14 @@ class HubSpotEmulator:
         latency: float = 0.0,
         token_ttl: float = 1800,
         partial_upserts: bool = True,
+        dated_only: bool = False,
+        error_shape: str = "embedded",
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        """`dated_only`: answer `/v1/`-`/v4/` paths with a 404, as HubSpot will after retiring
+        them. `error_shape`: "embedded" or "listed", where validation errors name the property.
+        """
         self.host = host
         self._requested_port = port
         self._state = HubSpotState(
@@ -180,6 +185,8 @@ class HubSpotEmulator:
             latency=latency,
             token_ttl=token_ttl,
             partial_upserts=partial_upserts,
+            dated_only=dated_only,
+            error_shape=error_shape,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -260,8 +267,14 @@ class HubSpotEmulator:
         self._state.expire_access_tokens()
 
     def add_property(self, definition: Mapping[str, Any]) -> None:
-        """Add (or replace) a contact property definition, as `POST /crm/v3/properties` would."""
+        """Add (or replace) a contact property definition, as `POST .../properties` would."""
         self._state.add_property(definition)
+
+    def require_property(self, name: str, when: Mapping[str, str] | None = None) -> None:
+        """A portal validation rule: contacts must hold `name` (only while `when` holds, e.g.
+        `{"lifecyclestage": "customer"}`). Enforced on writes through 2026-09 paths and later.
+        """
+        self._state.require_property(name, when)
 
     def inject(
         self,
@@ -315,6 +328,10 @@ class HubSpotEmulator:
     def calls(self, path_suffix: str) -> list[RequestRecord]:
         """The recorded requests whose path ends with path_suffix."""
         return self._state.records(path_suffix)
+
+    def retired_path_calls(self) -> list[RequestRecord]:
+        """The recorded requests to numeric-version paths (`/oauth/v1/...`, `/crm/v3/...`)."""
+        return self._state.retired_path_records()
 
     def stats(self) -> dict[str, Any]:
         """What `GET /_emulator/stats` shows."""
