@@ -208,7 +208,9 @@ def noop_command(config: pathlib.Path) -> list[str]:
 def fast_emulator(args: argparse.Namespace) -> HubSpotEmulator:
     """An emulator with no latency and a rate limit too high to bind (see `--open-limit`)."""
     limit = args.open_limit or None
-    return HubSpotEmulator(access_token=TOKEN, rate_limit=limit, daily_limit=None, latency=0.0)
+    return HubSpotEmulator(
+        access_token=TOKEN, rate_limit=limit, daily_limit=None, latency=0.0, dated_only=True
+    )
 
 
 def run_target(
@@ -322,6 +324,7 @@ def measure_throughput(args: argparse.Namespace, workdir: pathlib.Path) -> Throu
         interval_ms=args.interval_ms,
         daily_limit=None,
         latency=args.latency_ms / 1000,
+        dated_only=True,  # as HubSpot after retiring /v1/-/v4/ paths
     ).start()
     try:
         process = run_target(args, workdir, emulator, count, "throughput")

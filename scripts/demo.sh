@@ -9,9 +9,10 @@ export PATH="$PWD/.venv/bin:$PATH"
 mkdir -p output
 rm -f output/rejects.jsonl output/emulator.port
 
-# The local HubSpot server, on a free port, with a demo token and HubSpot's Pro rate limit.
+# The local HubSpot server, on a free port, with a demo token and HubSpot's Pro rate limit,
+# answering only dated API paths, as HubSpot will once /v1/-/v4/ paths are retired.
 python -m target_hubspot_contacts.emulator --port 0 --port-file output/emulator.port \
-  --token pat-demo-token --rate-limit 190 --latency-ms 40 > output/emulator.log 2>&1 &
+  --token pat-demo-token --rate-limit 190 --latency-ms 40 --dated-only > output/emulator.log 2>&1 &
 emulator_pid=$!
 trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -s output/emulator.port ] && break; sleep 0.1; done

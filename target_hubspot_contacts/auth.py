@@ -1,4 +1,4 @@
-"""Access tokens for HubSpot: a fixed private-app token, or OAuth refreshed ahead of expiry."""
+"""Access tokens for HubSpot: a fixed token (service key, private app), or OAuth refreshed."""
 
 from __future__ import annotations
 
@@ -9,16 +9,24 @@ import typing as t
 import requests
 
 from target_hubspot_contacts.errors import AuthenticationError, ConfigurationError
+from target_hubspot_contacts.retries import (
+    RETRYABLE_STATUSES,
+    TRANSIENT_REQUEST_ERRORS,
+    RetryableError,
+)
 
 if t.TYPE_CHECKING:
     import logging
+
+    from target_hubspot_contacts.api_version import ApiPaths
+    from target_hubspot_contacts.retries import Retrier
 
 # Refresh this long before HubSpot says the token expires, so no call races the expiry.
 REFRESH_MARGIN_SECONDS = 300.0
 
 
 class StaticToken:
-    """A private-app or service-key token; it cannot be renewed."""
+    """A service key, or a private-app or project-app token; it cannot be renewed."""
 
     def __init__(self, token: str) -> None:
         self._token = token
@@ -30,9 +38,9 @@ class StaticToken:
     def renew(self, rejected_header: str) -> None:  # noqa: ARG002
         """A rejected private-app token cannot be renewed: say what to fix."""
         msg = (
-            "HubSpot says the access token has expired (401). Private-app tokens do not "
-            "expire on their own: the token in `access_token` was rotated or revoked. "
-            "Copy the current token from the private app's Auth tab."
+            "HubSpot says the access token has expired (401). Service keys and private-app "
+            "tokens do not expire on their own: the token in `access_token` was rotated or "
+            "revoked. Copy the current one from the service key (or app) in HubSpot's settings."
         )
         raise AuthenticationError(msg)
 
@@ -51,6 +59,7 @@ class OAuthToken:
         client_id: str,
         client_secret: str,
         refresh_token: str,
+        retrier: Retrier,
         timeout: float,
         logger: logging.Logger,
     ) -> None:
@@ -58,6 +67,7 @@ class OAuthToken:
         self._client_id = client_id
         self._client_secret = client_secret
         self._refresh_token = refresh_token
+        self._retrier = retrier
         self._timeout = timeout
         self._logger = logger
         self._access_token: str | None = None
@@ -82,6 +92,28 @@ class OAuthToken:
         return "the OAuth access token obtained with `refresh_token`"
 
     def _refresh(self) -> None:
+        body = self._retrier.call(
+            self._ask_for_token,
+            what=f"the OAuth token refresh at {self._token_url}",
+            advice=(
+                "The credentials were not refused: if HubSpot was never reached, check "
+                "`api_url` and the network; otherwise rerun later."
+            ),
+        )
+        self._access_token = body["access_token"]
+        lifetime = _lifetime(body)
+        self._expires_at = time.monotonic() + max(lifetime - REFRESH_MARGIN_SECONDS, lifetime / 2)
+        new_refresh_token = body.get("refresh_token")
+        if isinstance(new_refresh_token, str) and new_refresh_token != self._refresh_token:
+            self._refresh_token = new_refresh_token
+            self._logger.warning(
+                "HubSpot rotated the OAuth refresh token; this run uses the new one. "
+                "Store a fresh refresh token in `refresh_token` if later runs are refused."
+            )
+        self._logger.info("Obtained an OAuth access token valid for %.0f s.", lifetime)
+
+    def _ask_for_token(self) -> dict:
+        """One POST to the token endpoint: its answer, or the error that says what to fix."""
         form = {
             "grant_type": "refresh_token",
             "client_id": self._client_id,
@@ -90,33 +122,75 @@ class OAuthToken:
         }
         try:
             response = requests.post(self._token_url, data=form, timeout=self._timeout)
+        except TRANSIENT_REQUEST_ERRORS as exc:
+            raise RetryableError(f"{type(exc).__name__} talking to {self._token_url}") from None
         except requests.RequestException as exc:
-            msg = (
-                f"Could not reach HubSpot's OAuth token endpoint {self._token_url}: "
-                f"{type(exc).__name__}"
-            )
-            raise AuthenticationError(msg) from None
+            msg = f"Could not send the OAuth refresh to {self._token_url}: {type(exc).__name__}."
+            raise ConfigurationError(msg) from None
+        finally:
+            self._retrier.count("calls")
         body = _json_or_empty(response)
-        if response.status_code != 200 or "access_token" not in body:
-            status = body.get("status") or body.get("error") or response.status_code
-            msg = (
-                f"HubSpot refused to refresh the OAuth access token ({status}: "
-                f"{body.get('message', 'no message')}). Check `client_id`, `client_secret` and "
-                "`refresh_token`: the refresh token must come from the same app, and is revoked "
-                "when the app is uninstalled."
+        status = response.status_code
+        if status == 200 and isinstance(body.get("access_token"), str):
+            return body
+        detail = _describe_refusal(status, body, response.headers.get("x-hubspot-correlation-id"))
+        if status in RETRYABLE_STATUSES:
+            if status == 429:
+                self._retrier.count("rate_limited")
+            raise RetryableError(
+                f"OAuth token refresh: {detail}",
+                retry_after=self._retrier.retry_after(response, status),
             )
-            raise AuthenticationError(msg)
-        self._access_token = body["access_token"]
-        lifetime = float(body.get("expires_in", 1800))
-        self._expires_at = time.monotonic() + max(lifetime - REFRESH_MARGIN_SECONDS, lifetime / 2)
-        new_refresh_token = body.get("refresh_token")
-        if new_refresh_token and new_refresh_token != self._refresh_token:
-            self._refresh_token = new_refresh_token
-            self._logger.warning(
-                "HubSpot rotated the OAuth refresh token; this run uses the new one. "
-                "Store a fresh refresh token in `refresh_token` if later runs are refused."
-            )
-        self._logger.info("Obtained an OAuth access token valid for %.0f s.", lifetime)
+        raise _refusal(status, body, detail, self._token_url)
+
+
+def _lifetime(body: dict) -> float:
+    """Seconds the new access token lives, as HubSpot says (30 minutes when it does not)."""
+    try:
+        return float(body.get("expires_in", 1800))
+    except (TypeError, ValueError):
+        return 1800.0
+
+
+def _describe_refusal(status: int, body: dict, correlation_id: str | None) -> str:
+    """`400 invalid_grant: missing or unknown refresh token [correlation id ...]`."""
+    code = body.get("error") or body.get("status") or ""
+    message = body.get("error_description") or body.get("message") or "no message"
+    text = f"{status} {code}".strip() + f": {message}"
+    return f"{text} [correlation id {correlation_id}]" if correlation_id else text
+
+
+# HubSpot's own `status` values for the RFC 6749 `error` codes its older answers lack.
+_BAD_GRANT_STATUSES = frozenset({"BAD_REFRESH_TOKEN", "BAD_AUTH_CODE"})
+_BAD_CLIENT_STATUSES = frozenset({"BAD_CLIENT_ID", "BAD_CLIENT_SECRET"})
+
+
+def _refusal(status: int, body: dict, detail: str, token_url: str) -> Exception:
+    """The error for a refused refresh, naming what to fix: the app, the settings, or the URL."""
+    code = body.get("error") or body.get("status")
+    if status in (404, 405) or 200 <= status < 300:
+        return ConfigurationError(
+            f"{token_url} is not HubSpot's OAuth token endpoint ({detail}); the credentials "
+            "were not tried. Check `api_url`, and `api_version` if a proxy or portal serves "
+            "only some versions."
+        )
+    if code == "invalid_grant" or code in _BAD_GRANT_STATUSES:
+        return AuthenticationError(
+            f"HubSpot refused the OAuth refresh token ({detail}): it was revoked (the app was "
+            "uninstalled or its access removed) or has expired. Re-authorize the app in the "
+            "portal (run its install flow again) and put the new refresh token in "
+            "`refresh_token`."
+        )
+    if code == "invalid_client" or code in _BAD_CLIENT_STATUSES:
+        return AuthenticationError(
+            f"HubSpot does not recognise the OAuth app ({detail}). Check `client_id` and "
+            "`client_secret` against the app's Auth settings; the refresh token was not tried."
+        )
+    return AuthenticationError(
+        f"HubSpot refused to refresh the OAuth access token ({detail}). Check `client_id`, "
+        "`client_secret` and `refresh_token`: the refresh token must come from the same app, "
+        "and is revoked when the app is uninstalled."
+    )
 
 
 def _json_or_empty(response: requests.Response) -> dict:
@@ -127,7 +201,14 @@ def _json_or_empty(response: requests.Response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def token_from_config(config: t.Mapping[str, t.Any], *, timeout: float, logger: logging.Logger):
+def token_from_config(
+    config: t.Mapping[str, t.Any],
+    *,
+    paths: ApiPaths,
+    retrier: Retrier,
+    timeout: float,
+    logger: logging.Logger,
+) -> StaticToken | OAuthToken:
     """Build the token source the settings describe; exactly one auth method must be given."""
     oauth_keys = ("client_id", "client_secret", "refresh_token")
     given_oauth = [key for key in oauth_keys if config.get(key)]
@@ -135,18 +216,19 @@ def token_from_config(config: t.Mapping[str, t.Any], *, timeout: float, logger: 
     if has_token and given_oauth:
         msg = (
             "Both `access_token` and OAuth settings (" + ", ".join(given_oauth) + ") are set. "
-            "Give either a private-app `access_token`, or `client_id`, `client_secret` and "
-            "`refresh_token`, not both."
+            "Give either an `access_token` (service key or app token), or `client_id`, "
+            "`client_secret` and `refresh_token`, not both."
         )
         raise ConfigurationError(msg)
     if has_token:
         return StaticToken(config["access_token"].strip())
     if len(given_oauth) == len(oauth_keys):
         return OAuthToken(
-            token_url=config["api_url"].rstrip("/") + "/oauth/v1/token",
+            token_url=config["api_url"].rstrip("/") + paths.oauth_token,
             client_id=config["client_id"].strip(),
             client_secret=config["client_secret"].strip(),
             refresh_token=config["refresh_token"].strip(),
+            retrier=retrier,
             timeout=timeout,
             logger=logger,
         )
@@ -158,8 +240,9 @@ def token_from_config(config: t.Mapping[str, t.Any], *, timeout: float, logger: 
         )
         raise ConfigurationError(msg)
     msg = (
-        "No HubSpot credentials: set `access_token` (a private-app token, scopes "
-        "crm.objects.contacts.read, crm.objects.contacts.write, crm.schemas.contacts.read) or "
-        "`client_id`, `client_secret` and `refresh_token` for an OAuth app."
+        "No HubSpot credentials: set `access_token` (a service key, or a project or private "
+        "app's token, with scopes crm.objects.contacts.read, crm.objects.contacts.write and "
+        "crm.schemas.contacts.read) or `client_id`, `client_secret` and `refresh_token` for "
+        "an OAuth app."
     )
     raise ConfigurationError(msg)

@@ -22,7 +22,6 @@ if t.TYPE_CHECKING:
 
     from target_hubspot_contacts.client import Answer, HubSpotClient
 
-BATCH_PATH = "/crm/v3/objects/contacts/batch"
 MAX_INPUTS_PER_CALL = 100  # HubSpot refuses a batch call with more inputs
 WRITE_MODES = ("upsert", "update_only", "create_only")
 # Refusals about a property rather than a value: every later record would fail the same way.
@@ -82,7 +81,7 @@ class ContactsAPI:
         record_ids = [existing[self.identity(v)] for v in id_values if self.identity(v) in existing]
         if record_ids and not self._dry_run:
             inputs = [{"id": record_id} for record_id in record_ids]
-            self._client.request("POST", f"{BATCH_PATH}/archive", json={"inputs": inputs})
+            self._batch("archive", {"inputs": inputs})
         return [Archived(found=self.identity(v) in existing) for v in id_values]
 
     def find(self, id_values: list[str]) -> dict[str, str]:
@@ -92,13 +91,19 @@ class ContactsAPI:
             "inputs": [{"id": id_value} for id_value in id_values],
             "properties": [self._id_property],
         }
-        answer = self._client.request("POST", f"{BATCH_PATH}/read", json=body)
+        answer = self._batch("read", body)
         found: dict[str, str] = {}
         for result in (answer.body or {}).get("results") or []:
             value = (result.get("properties") or {}).get(self._id_property)
             if value is not None:
                 found[self.identity(str(value))] = str(result["id"])
         return found
+
+    def _batch(self, action: str, body: dict) -> Answer:
+        """POST to one batch endpoint (`upsert`, `read`, ...) of the run's API version."""
+        return self._client.request(
+            "POST", f"{self._client.paths.contacts_batch}/{action}", json=body
+        )
 
     def _dry_run_outcome(self, contact: ContactInput, existing: dict[str, str]) -> Outcome:
         exists = self.identity(contact.id_value) in existing
@@ -182,7 +187,7 @@ class ContactsAPI:
             for index, contact in enumerate(contacts)
         ]
         try:
-            answer = self._client.request("POST", f"{BATCH_PATH}/{action}", json={"inputs": inputs})
+            answer = self._batch(action, {"inputs": inputs})
         except RejectedCallError as exc:
             if exc.status != 400 or exc.category != "VALIDATION_ERROR":
                 raise

@@ -42,17 +42,30 @@ def reason_from_hubspot_error(error: t.Mapping[str, t.Any], correlation_id: str 
     """Read a per-input error (207) or a whole-call error body (400) into a Reason."""
     message = str(error.get("message") or "HubSpot rejected the record without a message")
     details = _property_errors(message)
-    code = details.get("error")
+    code, name = details.get("error"), details.get("name")
+    # The other shape: `errors: [{"code": ..., "message": ..., "context": {"propertyName": [...]}}]`
     for item in error.get("errors") or []:
+        if not isinstance(item, dict):
+            continue
         code = code or item.get("code")
+        name = name or _first((item.get("context") or {}).get("propertyName"))
+        if not details and item.get("message"):
+            details = {"message": item["message"]}
     return Reason(
         source="hubspot",
         message=details.get("message") or message,
         category=error.get("category"),
         code=code,
-        property=details.get("name"),
+        property=name,
         correlation_id=correlation_id or error.get("correlationId"),
     )
+
+
+def _first(value: t.Any) -> str | None:
+    """A name given as a string or as a list of strings (HubSpot's `context` uses lists)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, str) else None
 
 
 def _property_errors(message: str) -> dict:

@@ -14,7 +14,9 @@ from target_hubspot_contacts.writer import ContactWriter
 if t.TYPE_CHECKING:
     import logging
 
+    from target_hubspot_contacts.api_version import ApiPaths
     from target_hubspot_contacts.auth import OAuthToken, StaticToken
+    from target_hubspot_contacts.retries import Retrier
 
 
 class RunningTarget(t.Protocol):
@@ -36,15 +38,19 @@ class Run:
         token: StaticToken | OAuthToken,
         logger: logging.Logger,
         emit_state: t.Callable[[dict], None],
+        *,
+        paths: ApiPaths,
+        retrier: Retrier,
     ) -> None:
         self.dry_run = bool(config["dry_run"])
         self._finished = False
         self.client = HubSpotClient(
             api_url=config["api_url"],
+            paths=paths,
             token=token,
+            retrier=retrier,
             logger=logger,
             timeout=float(config["request_timeout"]),
-            max_retry_seconds=float(config["max_retry_seconds"]),
         )
         # A dry run loads nothing, so it has nothing to checkpoint.
         self.tracker = StateTracker(_discard if self.dry_run else emit_state)

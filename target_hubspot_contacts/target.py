@@ -12,6 +12,7 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
+from target_hubspot_contacts.api_version import API_VERSIONS, DEFAULT_API_VERSION, ApiPaths
 from target_hubspot_contacts.auth import token_from_config
 from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, WRITE_MODES
 from target_hubspot_contacts.errors import (
@@ -20,6 +21,7 @@ from target_hubspot_contacts.errors import (
     TerminationRequested,
     UnwrittenRecordsError,
 )
+from target_hubspot_contacts.retries import Retrier
 from target_hubspot_contacts.run import Run
 from target_hubspot_contacts.sinks import ContactsSink
 
@@ -40,7 +42,7 @@ class TargetHubSpotContacts(Target):
             "access_token",
             th.StringType,
             secret=True,
-            description="Private-app or service-key token (`pat-...`). Or use OAuth below.",
+            description="Service key, or a project or private app's token. Or use OAuth below.",
         ),
         th.Property("client_id", th.StringType, description="OAuth app client id."),
         th.Property(
@@ -57,6 +59,12 @@ class TargetHubSpotContacts(Target):
             th.StringType,
             default="https://api.hubapi.com",
             description="HubSpot API base URL (point it at the local emulator to try things).",
+        ),
+        th.Property(
+            "api_version",
+            th.StringType(allowed_values=list(API_VERSIONS)),
+            default=DEFAULT_API_VERSION,
+            description="HubSpot API version whose paths every call uses; `v3` for old proxies.",
         ),
         th.Property(
             "id_property",
@@ -146,9 +154,18 @@ class TargetHubSpotContacts(Target):
         super().__init__(*args, **kwargs)
         self._run: Run | None = None
         self._stopping = False
+        self._paths = ApiPaths(self.config["api_version"])
+        self._retrier = Retrier(
+            max_retry_seconds=float(self.config["max_retry_seconds"]), logger=self.logger
+        )
         try:
-            timeout = float(self.config["request_timeout"])
-            self._token = token_from_config(self.config, timeout=timeout, logger=self.logger)
+            self._token = token_from_config(
+                self.config,
+                paths=self._paths,
+                retrier=self._retrier,
+                timeout=float(self.config["request_timeout"]),
+                logger=self.logger,
+            )
         except ConfigurationError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
 
@@ -165,7 +182,14 @@ class TargetHubSpotContacts(Target):
     def run(self) -> Run:
         """The run's client, portal, writer and STATE tracker, built on first use."""
         if self._run is None:
-            self._run = Run(self.config, self._token, self.logger, _write_state)
+            self._run = Run(
+                self.config,
+                self._token,
+                self.logger,
+                _write_state,
+                paths=self._paths,
+                retrier=self._retrier,
+            )
         return self._run
 
     def _process_state_message(self, message_dict: dict) -> None:

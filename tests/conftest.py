@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from target_hubspot_contacts.emulator import HubSpotEmulator
-from tests.helpers import TOKEN
+from tests.helpers import TOKEN, local_hubspot
 
 
 @pytest.fixture
 def hubspot():
-    """A fresh local HubSpot server on a free loopback port."""
-    with HubSpotEmulator(access_token=TOKEN) as emulator:
+    """A fresh local HubSpot server on a free loopback port, serving only dated paths.
+
+    A test that calls a retired path (`/crm/v3/...`, `/oauth/v1/...`) fails at teardown.
+    """
+    with local_hubspot() as emulator:
         yield emulator
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
 import subprocess
 import sys
 import typing as t
+
+from target_hubspot_contacts.emulator import HubSpotEmulator
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 TOKEN = "pat-na1-00000000-test-secret-token"
@@ -21,6 +24,19 @@ CONTACT_SCHEMA = {
         "company": {"type": ["string", "null"]},
     },
 }
+
+
+@contextlib.contextmanager
+def local_hubspot(**options: t.Any) -> t.Iterator[HubSpotEmulator]:
+    """A local HubSpot server answering only dated paths, as HubSpot will after the retirements.
+
+    On leaving, it checks that no call went to a retired path (`/oauth/v1/`, `/crm/v3/`, ...).
+    """
+    options = {"access_token": TOKEN, "dated_only": True, **options}
+    with HubSpotEmulator(**options) as emulator:
+        yield emulator
+        retired = [f"{call.method} {call.path}" for call in emulator.retired_path_calls()]
+        assert retired == [], f"the target called retired paths: {retired}"
 
 
 def schema(stream: str = "contacts", properties: dict | None = None, keys=("email",)) -> dict:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from target_hubspot_contacts.emulator import HubSpotEmulator
-from tests.helpers import TOKEN, clean_env, contact, lines, record, run_target, schema
+from tests.helpers import (
+    TOKEN,
+    clean_env,
+    contact,
+    lines,
+    local_hubspot,
+    record,
+    run_target,
+    schema,
+)
 
 CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "client-1", "oauth-client-secret-xyz", "refresh-abc-123"
 SECRETS = (TOKEN, CLIENT_SECRET, REFRESH_TOKEN)
@@ -46,7 +55,7 @@ def test_a_wrong_token_stops_the_run_naming_the_setting(hubspot, config, tmp_pat
 
 def test_missing_scopes_are_named(tmp_path):
     read_only = ["crm.objects.contacts.read", "crm.schemas.contacts.read"]
-    with HubSpotEmulator(access_token=TOKEN, scopes=read_only) as hubspot:
+    with local_hubspot(scopes=read_only) as hubspot:
         config = {"access_token": TOKEN, "api_url": hubspot.url}
         result = run_target(tmp_path, config, contacts_input())
 
@@ -79,19 +88,19 @@ def test_oauth_refresh_token_obtains_an_access_token(hubspot, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert len(hubspot.contacts) == 3
-    assert len(hubspot.calls("/oauth/v1/token")) == 1
+    assert len(hubspot.calls("/oauth/2026-03/token")) == 1
     assert_no_secret_in(result.stderr, result.stdout)
 
 
 def test_access_token_is_refreshed_ahead_of_expiry(tmp_path):
-    with HubSpotEmulator(access_token=None, token_ttl=2, latency=0.25) as hubspot:
+    with local_hubspot(access_token=None, token_ttl=2, latency=0.25) as hubspot:
         hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
         config = oauth_config(hubspot, batch_size_rows=1, max_concurrency=1)
         result = run_target(tmp_path, config, contacts_input(count=10))
 
         assert result.returncode == 0, result.stderr
         assert len(hubspot.contacts) == 10
-        assert len(hubspot.calls("/oauth/v1/token")) >= 2
+        assert len(hubspot.calls("/oauth/2026-03/token")) >= 2
         assert all(call.status != 401 for call in hubspot.calls("/batch/upsert"))
 
 
@@ -107,18 +116,18 @@ def test_an_expired_token_is_refreshed_and_the_call_retried(hubspot, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert len(hubspot.contacts) == 3
-    assert len(hubspot.calls("/oauth/v1/token")) == 2
+    assert len(hubspot.calls("/oauth/2026-03/token")) == 2
 
 
 def test_a_rotated_refresh_token_is_used_from_then_on(tmp_path):
-    with HubSpotEmulator(access_token=None, token_ttl=1, latency=0.3) as hubspot:
+    with local_hubspot(access_token=None, token_ttl=1, latency=0.3) as hubspot:
         hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, rotate=True)
         config = oauth_config(hubspot, batch_size_rows=1, max_concurrency=1)
         result = run_target(tmp_path, config, contacts_input(count=6))
 
         assert result.returncode == 0, result.stderr
         assert len(hubspot.contacts) == 6
-        refreshes = hubspot.calls("/oauth/v1/token")
+        refreshes = hubspot.calls("/oauth/2026-03/token")
         assert len(refreshes) >= 2
         assert refreshes[1].body["refresh_token"] != REFRESH_TOKEN
         assert all(call.status == 200 for call in refreshes)

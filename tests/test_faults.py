@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from target_hubspot_contacts.emulator import HubSpotEmulator
 from tests.helpers import (
     TOKEN,
     contact,
     lines,
+    local_hubspot,
     printed_states,
     record,
     run_target,
@@ -109,7 +109,7 @@ def test_retries_stop_after_the_total_wait_budget(hubspot, config, tmp_path):
 
 
 def test_ten_secondly_429_waits_out_the_window_and_retries(tmp_path):
-    with HubSpotEmulator(access_token=TOKEN, interval_ms=1000) as hubspot:
+    with local_hubspot(interval_ms=1000) as hubspot:
         hubspot.inject(
             "/batch/upsert",
             status=429,
@@ -131,7 +131,7 @@ def test_ten_secondly_429_waits_out_the_window_and_retries(tmp_path):
 
 
 def test_calls_are_paced_to_the_rate_limit_without_429s(tmp_path):
-    with HubSpotEmulator(access_token=TOKEN, rate_limit=4, interval_ms=500) as hubspot:
+    with local_hubspot(rate_limit=4, interval_ms=500) as hubspot:
         config = {"access_token": TOKEN, "api_url": hubspot.url, "batch_size_rows": 1}
         result = run_target(tmp_path, config, contacts_input(16))
 
@@ -141,7 +141,7 @@ def test_calls_are_paced_to_the_rate_limit_without_429s(tmp_path):
 
 
 def test_daily_limit_stops_the_run_at_once_with_state_for_what_was_written(tmp_path):
-    with HubSpotEmulator(access_token=TOKEN, daily_limit=3) as hubspot:
+    with local_hubspot(daily_limit=3) as hubspot:
         config = {"access_token": TOKEN, "api_url": hubspot.url, "batch_size_rows": 5}
         config["max_concurrency"] = 1
         result = run_target(tmp_path, config, contacts_input(30, state_every=5))
@@ -184,7 +184,7 @@ def test_a_207_writes_the_good_records_and_rejects_the_bad_one(hubspot, config, 
 
 def test_a_whole_call_400_is_split_to_isolate_the_bad_record(tmp_path):
     rejects = tmp_path / "rejects.jsonl"
-    with HubSpotEmulator(access_token=TOKEN, partial_upserts=False) as hubspot:
+    with local_hubspot(partial_upserts=False) as hubspot:
         config = {"access_token": TOKEN, "api_url": hubspot.url, "rejects_path": str(rejects)}
         config["max_rejects"] = 1
         messages = [schema(), *(record(contact(n)) for n in range(1, 17))]
@@ -349,7 +349,7 @@ def test_a_property_made_read_only_mid_run_stops_the_run_instead_of_rejecting_al
     process.stdin.close()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not any(
-        call.answered_at for call in hubspot.calls("/properties/contacts")
+        call.answered_at for call in hubspot.calls("/properties/2026-03/contacts")
     ):
         time.sleep(0.01)
     hubspot.add_property(

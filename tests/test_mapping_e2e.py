@@ -24,6 +24,7 @@ from tests.helpers import (
 )
 
 # Properties the server keeps itself on every contact; never sent by the target.
+PROPERTIES = "/crm/properties/2026-03/contacts"  # the path of the default api_version
 SERVER_MANAGED = {"hs_object_id", "createdate", "lastmodifieddate", "hs_email_domain"}
 
 TEXT = {"type": ["string", "null"]}
@@ -61,7 +62,7 @@ def request_text(hubspot) -> str:
 def portal_properties(hubspot) -> dict[str, dict]:
     """The contact property definitions the server now has, read over its API."""
     request = urllib.request.Request(
-        f"{hubspot.url}/crm/v3/properties/contacts",
+        f"{hubspot.url}{PROPERTIES}",
         headers={"Authorization": f"Bearer {TOKEN}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -322,7 +323,7 @@ def test_property_definitions_are_read_once_per_run(hubspot, config, tmp_path):
     result = run_target(tmp_path, config, fixture_text("unmapped_fields.singer"))
 
     assert result.returncode == 0, result.stderr
-    reads = [r for r in hubspot.calls("/crm/v3/properties/contacts") if r.method == "GET"]
+    reads = [r for r in hubspot.calls(PROPERTIES) if r.method == "GET"]
     assert len(reads) == 1  # not once per SCHEMA message
 
 
@@ -423,7 +424,7 @@ def test_create_missing_properties_then_writes_the_values_coerced_to_the_new_typ
         "tags": '["a","b"]',
     }
     (call,) = hubspot.calls("/batch/upsert")
-    creations = [r for r in hubspot.calls("/crm/v3/properties/contacts") if r.method == "POST"]
+    creations = [r for r in hubspot.calls(PROPERTIES) if r.method == "POST"]
     assert all(r.at < call.at for r in creations)  # created before the first upsert
 
 
@@ -431,16 +432,14 @@ def test_properties_created_by_one_run_are_matched_by_the_next(hubspot, config, 
     config["create_missing_properties"] = True
     first = run_target(tmp_path, config, stream(CUSTOM_FIELDS, CUSTOM_RECORD))
     assert first.returncode == 0, first.stderr
-    posts_after_first = len(
-        [r for r in hubspot.calls("/crm/v3/properties/contacts") if r.method == "POST"]
-    )
+    posts_after_first = len([r for r in hubspot.calls(PROPERTIES) if r.method == "POST"])
 
     second = run_target(
         tmp_path, config, stream(CUSTOM_FIELDS, {**CUSTOM_RECORD, "Loyalty Points": 1300})
     )
 
     assert second.returncode == 0, second.stderr
-    posts = [r for r in hubspot.calls("/crm/v3/properties/contacts") if r.method == "POST"]
+    posts = [r for r in hubspot.calls(PROPERTIES) if r.method == "POST"]
     assert len(posts) == posts_after_first == 8
     assert not warnings(second.stderr, "Created custom contact property")
     assert stored(hubspot, email="ada@example.com")["loyalty_points"] == "1300"
@@ -450,7 +449,7 @@ def test_without_create_missing_properties_no_property_is_created(hubspot, confi
     result = run_target(tmp_path, config, stream(CUSTOM_FIELDS, CUSTOM_RECORD))
 
     assert result.returncode == 0, result.stderr
-    assert [r for r in hubspot.calls("/crm/v3/properties/contacts") if r.method == "POST"] == []
+    assert [r for r in hubspot.calls(PROPERTIES) if r.method == "POST"] == []
     assert stored(hubspot, email="ada@example.com") == {"email": "ada@example.com"}
 
 

@@ -11,8 +11,7 @@ import sys
 
 import pytest
 
-from target_hubspot_contacts.emulator import HubSpotEmulator
-from tests.helpers import clean_env
+from tests.helpers import clean_env, local_hubspot
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 MELTANO = pathlib.Path(sys.executable).parent / "meltano"
@@ -43,7 +42,7 @@ def meltano(project: pathlib.Path, *args: str, env: dict) -> subprocess.Complete
 
 
 def test_meltano_run_loads_the_demo_contacts_and_saves_state(project):
-    with HubSpotEmulator(access_token=DEMO_TOKEN) as hubspot:
+    with local_hubspot(access_token=DEMO_TOKEN) as hubspot:
         env = clean_env(
             PATH=f"{MELTANO.parent}:{os.environ['PATH']}",
             TARGET_HUBSPOT_CONTACTS_API_URL=hubspot.url,

@@ -35,7 +35,7 @@ from target_hubspot_contacts.errors import ConfigurationError, UnwrittenRecordsE
 from target_hubspot_contacts.target import TargetHubSpotContacts
 from tests.helpers import TOKEN
 
-EMULATOR = HubSpotEmulator(access_token=TOKEN, rate_limit=None).start()
+EMULATOR = HubSpotEmulator(access_token=TOKEN, rate_limit=None, dated_only=True).start()
 
 SUITE_CONFIG = {
     "access_token": TOKEN,

@@ -1,0 +1,151 @@
+"""Retrying transient failures of HubSpot calls: backoff with jitter, Retry-After, a time budget."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import typing as t
+
+import backoff
+import requests
+
+from target_hubspot_contacts.errors import HubSpotAPIError
+
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Generator
+
+RETRYABLE_STATUSES = frozenset({423, 429, 477, 500, 502, 503, 504, 521, 523, 524})
+TRANSIENT_REQUEST_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,  # the answer was cut off mid-body
+    requests.exceptions.ContentDecodingError,
+)
+LOCKED_MIN_WAIT_SECONDS = 2.0
+
+T = t.TypeVar("T")
+
+
+@dataclasses.dataclass
+class CallStats:
+    """Counters of HTTP activity, for the run summary and metrics."""
+
+    calls: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+
+
+class RetryableError(Exception):
+    """A transient failure; carries HubSpot's hint of how long to wait, if any."""
+
+    def __init__(self, description: str, *, retry_after: float | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.retry_after = retry_after
+
+
+class Retrier:
+    """Runs a call again while it fails with `RetryableError`, within `max_retry_seconds`.
+
+    One per run, shared by every thread and by the OAuth token refresh; it keeps the run's
+    call counters.
+    """
+
+    def __init__(self, *, max_retry_seconds: float, logger: logging.Logger) -> None:
+        self.max_retry_seconds = max_retry_seconds
+        self.stats = CallStats()
+        self._logger = logger
+        self._stats_lock = threading.Lock()
+
+    def call(self, attempt: t.Callable[[], T], *, what: str, advice: str) -> T:
+        """`attempt()`, retried with backoff; once the budget is spent, an error saying so."""
+        retried = backoff.on_exception(
+            wait_times,
+            RetryableError,
+            max_time=self.max_retry_seconds,
+            jitter=None,
+            on_backoff=self._log_retry,
+            on_giveup=self._log_giveup,
+        )(attempt)
+        try:
+            return retried()
+        except RetryableError as last:
+            msg = (
+                f"HubSpot kept failing {what} for {self.max_retry_seconds:.0f} s (last: "
+                f"{last.description}; see the retries logged above); giving up. {advice}"
+            )
+            raise HubSpotAPIError(msg) from None
+
+    def retry_after(self, response: requests.Response, status: int) -> float | None:
+        """HubSpot's hint of how long to wait, never past the whole retry budget."""
+        hint = _retry_after(response, status)
+        return None if hint is None else min(hint, self.max_retry_seconds)
+
+    def count(self, counter: str) -> None:
+        """Add one to a counter of `stats`."""
+        with self._stats_lock:
+            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+
+    def _log_retry(self, details: dict) -> None:
+        self.count("retries")
+        self._logger.warning(
+            "HubSpot call failed (%s); retry %d in %.1f s.",
+            details["exception"].description,
+            details["tries"],
+            details["wait"],
+        )
+
+    def _log_giveup(self, details: dict) -> None:
+        self._logger.error(
+            "HubSpot call failed (%s) after %d tries in %.0f s.",
+            details["exception"].description,
+            details["tries"],
+            details["elapsed"],
+        )
+
+
+def wait_times(
+    base: float = 1.0, cap: float = 60.0
+) -> Generator[float, RetryableError | None, None]:
+    """Exponential backoff with full jitter; HubSpot's own hint wins when it gives one."""
+    attempt = 0
+    error = yield 0.0
+    while True:
+        hint = error.retry_after if error is not None else None
+        if hint is not None:
+            error = yield hint + random.uniform(0, 0.25)  # noqa: S311
+        else:
+            error = yield random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311
+            attempt += 1
+
+
+def error_category(body: t.Any) -> str | None:
+    """HubSpot's error category (`category`, or `errorType` on some 429s)."""
+    if not isinstance(body, dict):
+        return None
+    return body.get("category") or body.get("errorType")
+
+
+def describe_failure(status: int, body: t.Any, correlation_id: str | None) -> str:
+    """`503 SERVICE_UNAVAILABLE: message [correlation id ...]`, for logs and errors."""
+    parts = [str(status)]
+    if category := error_category(body):
+        parts.append(category)
+    if isinstance(body, dict) and body.get("policyName"):
+        parts.append(body["policyName"])
+    message = body.get("message") if isinstance(body, dict) else None
+    text = " ".join(parts) + (f": {message}" if message else "")
+    return f"{text} [correlation id {correlation_id}]" if correlation_id else text
+
+
+def _retry_after(response: requests.Response, status: int) -> float | None:
+    header = response.headers.get("Retry-After")
+    try:
+        seconds = float(header) if header is not None else None
+    except ValueError:
+        seconds = None
+    if status == 423:
+        return max(seconds or 0.0, LOCKED_MIN_WAIT_SECONDS)
+    return seconds
