@@ -14,6 +14,7 @@ from target_hubspot_contacts.emulator import HubSpotEmulator
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 TOKEN = "pat-na1-00000000-test-secret-token"
+CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "client-1", "oauth-client-secret-xyz", "refresh-abc-123"
 
 CONTACT_SCHEMA = {
     "type": "object",
@@ -37,6 +38,18 @@ def local_hubspot(**options: t.Any) -> t.Iterator[HubSpotEmulator]:
         yield emulator
         retired = [f"{call.method} {call.path}" for call in emulator.retired_path_calls()]
         assert retired == [], f"the target called retired paths: {retired}"
+
+
+def oauth_config(hubspot: HubSpotEmulator, **extra: t.Any) -> dict:
+    """Target settings for OAuth against the local server (register the app there first)."""
+    return {
+        "api_url": hubspot.url,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+        "max_retry_seconds": 20,
+        **extra,
+    }
 
 
 def schema(stream: str = "contacts", properties: dict | None = None, keys=("email",)) -> dict:

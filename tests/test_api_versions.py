@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from target_hubspot_contacts.emulator import HubSpotEmulator
-from tests.helpers import TOKEN, contact, lines, record, run_target, schema
+from tests.helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    TOKEN,
+    contact,
+    lines,
+    oauth_config,
+    record,
+    run_target,
+    schema,
+)
 
-CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "client-1", "oauth-client-secret-xyz", "refresh-abc-123"
 DELETED_SCHEMA = {
     "email": {"type": "string"},
     "first_name": {"type": ["string", "null"]},
@@ -15,14 +25,7 @@ DELETED_SCHEMA = {
 
 def oauth(hubspot: HubSpotEmulator, **settings) -> dict:
     hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
-    return {
-        "api_url": hubspot.url,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "refresh_token": REFRESH_TOKEN,
-        "max_retry_seconds": 20,
-        **settings,
-    }
+    return oauth_config(hubspot, **settings)
 
 
 def a_write_and_a_deletion() -> str:

@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
-from target_hubspot_contacts.emulator import HubSpotEmulator
 from tests.helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
     TOKEN,
     clean_env,
     contact,
     lines,
     local_hubspot,
+    oauth_config,
     record,
     run_target,
     schema,
 )
 
-CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "client-1", "oauth-client-secret-xyz", "refresh-abc-123"
 SECRETS = (TOKEN, CLIENT_SECRET, REFRESH_TOKEN)
 
 
 def contacts_input(count: int = 3) -> str:
     return lines([schema(), *(record(contact(n)) for n in range(count))])
-
-
-def oauth_config(hubspot: HubSpotEmulator, **extra) -> dict:
-    return {
-        "api_url": hubspot.url,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "refresh_token": REFRESH_TOKEN,
-        "max_retry_seconds": 20,
-        **extra,
-    }
 
 
 def assert_no_secret_in(*outputs: str) -> None:
@@ -133,14 +126,95 @@ def test_a_rotated_refresh_token_is_used_from_then_on(tmp_path):
         assert all(call.status == 200 for call in refreshes)
 
 
-def test_a_refused_refresh_token_says_which_settings_to_check(hubspot, tmp_path):
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "| ERROR" in line]
+
+
+def test_a_revoked_refresh_token_says_to_reauthorize_the_app(hubspot, tmp_path):
     hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, "another-refresh-token")
 
     result = run_target(tmp_path, oauth_config(hubspot), contacts_input())
 
+    (error,) = error_lines(result.stderr)
     assert result.returncode == 1
-    assert "refresh_token" in result.stderr
+    assert "invalid_grant" in error
+    assert "Re-authorize the app" in error
+    assert "`refresh_token`" in error
+    assert len(hubspot.calls("/oauth/2026-03/token")) == 1  # a refusal is not retried
     assert_no_secret_in(result.stderr, result.stdout)
+
+
+def test_a_wrong_client_secret_names_the_app_settings(hubspot, tmp_path):
+    hubspot.add_oauth_client(CLIENT_ID, "the-real-secret", REFRESH_TOKEN)
+
+    result = run_target(tmp_path, oauth_config(hubspot), contacts_input())
+
+    (error,) = error_lines(result.stderr)
+    assert result.returncode == 1
+    assert "invalid_client" in error
+    assert "Check `client_id` and `client_secret`" in error
+    assert "Re-authorize" not in error
+    assert_no_secret_in(result.stderr, result.stdout)
+
+
+def test_a_token_endpoint_that_does_not_exist_blames_api_url_not_the_credentials(hubspot, tmp_path):
+    hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+    config = oauth_config(hubspot, api_url=hubspot.url + "/not-hubspot")
+
+    result = run_target(tmp_path, config, contacts_input())
+
+    (error,) = error_lines(result.stderr)
+    assert result.returncode == 1
+    assert "is not HubSpot's OAuth token endpoint (404" in error
+    assert "the credentials were not tried. Check `api_url`" in error
+    assert hubspot.contacts == []
+
+
+def test_an_unreachable_token_endpoint_is_retried_then_blames_api_url(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    config = {
+        "api_url": f"http://127.0.0.1:{closed_port}",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+        "max_retry_seconds": 2,
+    }
+
+    result = run_target(tmp_path, config, contacts_input())
+
+    error = error_lines(result.stderr)[-1]
+    assert result.returncode == 1
+    assert "retry 1" in result.stderr
+    assert "kept failing the OAuth token refresh" in error
+    assert "ConnectionError" in error
+    assert "The credentials were not refused" in error
+    assert "`api_url`" in error
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 503, "times": 2},
+        {"status": 429, "headers": {"Retry-After": "0"}},
+        {"drop_connection": True},
+    ],
+    ids=["503-twice", "429", "dropped-connection"],
+)
+def test_a_transient_refresh_failure_is_retried(hubspot, tmp_path, fault):
+    hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+    hubspot.inject("/oauth/2026-03/token", **fault)
+
+    result = run_target(tmp_path, oauth_config(hubspot), contacts_input())
+
+    assert result.returncode == 0, result.stderr
+    assert len(hubspot.contacts) == 3
+    refreshes = hubspot.calls("/oauth/2026-03/token")
+    assert len(refreshes) == fault.get("times", 1) + 1
+    assert refreshes[-1].status == 200
+    assert "HubSpot call failed (" in result.stderr
+    assert f"{fault.get('times', 1)} retries" in result.stderr
 
 
 @pytest.mark.parametrize("use_oauth", [False, True], ids=["private-app", "oauth"])
