@@ -98,19 +98,38 @@ class CoercionError(ValueError):
         return self.reason
 
 
-class RecordRejected(Exception):  # noqa: N818 - the sink's interface names it so
-    """A record that cannot be sent, with the field, property, value and why."""
+@dataclass(frozen=True)
+class FieldProblem:
+    """One value of a record that cannot be sent: the field, its property, the value and why."""
 
-    def __init__(self, field: str, property: str, value: object, code: str, reason: str) -> None:
-        super().__init__(field, property, value, code, reason)
-        self.field = field
-        self.property = property
-        self.value = value
-        self.code = code
-        self.reason = reason
+    field: str
+    property: str
+    value: object
+    code: str
+    reason: str
 
     def __str__(self) -> str:
         return f"field {self.field!r} (HubSpot property {self.property!r}): {self.reason}"
+
+
+class RecordRejected(Exception):  # noqa: N818 - the sink's interface names it so
+    """A record that cannot be sent, naming every bad value in it (`problems`, in field order).
+
+    `field`, `property`, `value`, `code` and `reason` are those of the first problem.
+    """
+
+    def __init__(self, problems: Iterable[FieldProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(*self.problems)
+        first = self.problems[0]
+        self.field = first.field
+        self.property = first.property
+        self.value = first.value
+        self.code = first.code
+        self.reason = first.reason
+
+    def __str__(self) -> str:
+        return "; ".join(str(problem) for problem in self.problems)
 
 
 def _show(value: object) -> str:
@@ -559,8 +578,14 @@ class RecordMapper:
         )
 
     def map(self, record: Mapping[str, object]) -> tuple[str, dict[str, str]]:
-        """Return (id value, {property: value}) for one record; raises RecordRejected."""
-        id_value = self.id_value(record)
+        """Return (id value, {property: value}) for one record; raises RecordRejected
+        naming every value that cannot be sent, not only the first."""
+        problems: list[FieldProblem] = []
+        try:
+            id_value = self.id_value(record)
+        except RecordRejected as rejected:
+            problems.extend(rejected.problems)
+            id_value = ""
         properties = {self.id_property: id_value}
         for field, target, coerce, blank_is_null in self._fields:
             value = record.get(field, _ABSENT)
@@ -573,7 +598,9 @@ class RecordMapper:
             try:
                 properties[target] = coerce(value)
             except CoercionError as error:
-                raise RecordRejected(field, target, value, error.code, error.reason) from None
+                problems.append(FieldProblem(field, target, value, error.code, error.reason))
+        if problems:
+            raise RecordRejected(problems)
         return id_value, properties
 
     def id_value(self, record: Mapping[str, object]) -> str:
@@ -584,15 +611,14 @@ class RecordMapper:
         try:
             id_value = self._id_coercer(value).strip()
         except CoercionError as error:
-            raise RecordRejected(
-                self.id_field, self.id_property, value, error.code, error.reason
-            ) from None
+            problem = FieldProblem(self.id_field, self.id_property, value, error.code, error.reason)
+            raise RecordRejected([problem]) from None
         if not id_value:  # e.g. nothing but NUL characters
             raise self._missing_id(value)
         return id_value
 
     def _missing_id(self, value: object) -> RecordRejected:
-        return RecordRejected(
+        problem = FieldProblem(
             self.id_field,
             self.id_property,
             value,
@@ -600,6 +626,7 @@ class RecordMapper:
             "the record has no id value (missing, null or blank); "
             "HubSpot needs it to upsert the contact",
         )
+        return RecordRejected([problem])
 
 
 # --- creating properties for unmatched fields --------------------------------------------

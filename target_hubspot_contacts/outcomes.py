@@ -13,6 +13,8 @@ import typing as t
 
 from singer_sdk import metrics
 
+from target_hubspot_contacts.tally import RejectTally
+
 if t.TYPE_CHECKING:
     import logging
 
@@ -22,8 +24,30 @@ _VALUE_ERRORS_PREFIX = re.compile(r"^Property values were not valid:\s*")
 
 
 @dataclasses.dataclass(frozen=True)
+class Problem:
+    """One bad value a rejection names. `value` feeds the log's tally; files never hold it."""
+
+    code: str | None
+    property: str | None
+    message: str
+    field: str | None = None
+    value: object = None  # None when not known
+
+    def as_dict(self) -> dict:
+        """The problem without its value or empty parts, for the rejects file."""
+        parts = {"code": self.code, "property": self.property, "field": self.field}
+        return {key: value for key, value in parts.items() if value is not None} | {
+            "message": self.message
+        }
+
+
+@dataclasses.dataclass(frozen=True)
 class Reason:
-    """Why a record was rejected, in HubSpot's terms where HubSpot said it."""
+    """Why a record was rejected, in HubSpot's terms where HubSpot said it.
+
+    `code`, `property` and `field` are those of the first of `problems`, the bad values
+    named (none when the reason is not about values).
+    """
 
     source: str  # "local" (refused before sending) or "hubspot"
     message: str
@@ -32,25 +56,59 @@ class Reason:
     property: str | None = None
     field: str | None = None
     correlation_id: str | None = None
+    problems: tuple[Problem, ...] = ()
 
     def as_dict(self) -> dict:
         """The reason without empty parts, for the rejects file."""
-        return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
+        parts = {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name != "problems"
+        }
+        result = {key: value for key, value in parts.items() if value is not None}
+        if len(self.problems) > 1:
+            result["problems"] = [problem.as_dict() for problem in self.problems]
+        return result
+
+    def with_values(self, properties: t.Mapping[str, str]) -> Reason:
+        """This reason with the values sent for the properties its problems name."""
+        if not any(p.value is None and p.property in properties for p in self.problems):
+            return self
+        problems = tuple(
+            dataclasses.replace(problem, value=properties.get(problem.property))
+            if problem.value is None and problem.property in properties
+            else problem
+            for problem in self.problems
+        )
+        return dataclasses.replace(self, problems=problems)
 
 
 def reason_from_hubspot_error(error: t.Mapping[str, t.Any], correlation_id: str | None) -> Reason:
     """Read a per-input error (207) or a whole-call error body (400) into a Reason."""
     message = str(error.get("message") or "HubSpot rejected the record without a message")
-    details = _property_errors(message)
+    entries = _property_errors(message)
+    details = entries[0] if entries else {}
     code, name = details.get("error"), details.get("name")
+    problems = [
+        Problem(
+            code=entry.get("error"),
+            property=entry.get("name"),
+            message=str(entry.get("message") or message),
+        )
+        for entry in entries
+    ]
     # The other shape: `errors: [{"code": ..., "message": ..., "context": {"propertyName": [...]}}]`
     for item in error.get("errors") or []:
         if not isinstance(item, dict):
             continue
         code = code or item.get("code")
-        name = name or _first((item.get("context") or {}).get("propertyName"))
+        item_name = _first((item.get("context") or {}).get("propertyName"))
+        name = name or item_name
         if not details and item.get("message"):
             details = {"message": item["message"]}
+        if not entries and item_name:
+            item_message = str(item.get("message") or message)
+            problems.append(Problem(item.get("code"), property=item_name, message=item_message))
     return Reason(
         source="hubspot",
         message=details.get("message") or message,
@@ -58,6 +116,7 @@ def reason_from_hubspot_error(error: t.Mapping[str, t.Any], correlation_id: str 
         code=code,
         property=name,
         correlation_id=correlation_id or error.get("correlationId"),
+        problems=tuple(problems),
     )
 
 
@@ -68,18 +127,18 @@ def _first(value: t.Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _property_errors(message: str) -> dict:
-    """The first entry of the JSON list HubSpot embeds after 'Property values were not valid:'."""
+def _property_errors(message: str) -> list[dict]:
+    """The entries of the JSON list HubSpot embeds after 'Property values were not valid:'."""
     match = _VALUE_ERRORS_PREFIX.match(message)
     if not match:
-        return {}
+        return []
     try:
         entries = json.loads(message[match.end() :])
     except ValueError:
-        return {}
-    if isinstance(entries, list) and entries and isinstance(entries[0], dict):
-        return entries[0]
-    return {}
+        return []
+    if isinstance(entries, list):
+        return [entry for entry in entries if isinstance(entry, dict)]
+    return []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +174,12 @@ Outcome = t.Union[Written, Rejected, Skipped, Archived]  # noqa: UP007 - runtime
 
 @dataclasses.dataclass
 class RunCounts:
-    """What became of the contacts in this run."""
+    """What became of the records of this run; the figures add up to the records settled.
+
+    A call input is one contact, made of one record or of several merged: the contact's
+    outcome counts once, and each further record merged into it counts as `merged`. A
+    rejection counts every record it covers.
+    """
 
     created: int = 0
     updated: int = 0
@@ -123,28 +187,68 @@ class RunCounts:
     not_found_to_archive: int = 0
     skipped: int = 0
     rejected: int = 0
+    merged: int = 0
 
     def count(self, outcome: Outcome, records: int) -> None:
-        """Count one contact's outcome; a rejection counts each record merged into it."""
+        """Count one contact's outcome, made of `records` records."""
+        if isinstance(outcome, Rejected):
+            self.rejected += records
+            return
+        self.merged += records - 1
         if isinstance(outcome, Written):
             self.created += outcome.new
             self.updated += not outcome.new
         elif isinstance(outcome, Archived):
             self.archived += outcome.found
             self.not_found_to_archive += not outcome.found
-        elif isinstance(outcome, Skipped):
-            self.skipped += 1
         else:
-            self.rejected += records
+            self.skipped += 1
+
+    @property
+    def records(self) -> int:
+        """Records counted so far."""
+        return sum(dataclasses.astuple(self))
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricName:
+    """A Singer metric name of this target (the SDK's Point reads only `.value`)."""
+
+    value: str
+
+
+# Singer metric names, one per figure, so that a metric line says what it counts even where
+# its tags are not shown (Meltano's console log shows only the name and the value).
+_COUNT_METRICS = {
+    "created": "contacts_created",
+    "updated": "contacts_updated",
+    "archived": "contacts_archived",
+    "not_found_to_archive": "contacts_not_found_to_archive",
+    "skipped": "contacts_skipped",
+    "rejected": "records_rejected",
+    "merged": "records_merged",
+}
+_CALL_METRICS = {
+    "calls": metrics.Metric.HTTP_REQUEST_COUNT.value,
+    "retries": "http_retry_count",
+    "rate_limited": "http_rate_limited_count",
+}
 
 
 def report_run(
-    logger: logging.Logger, counts: RunCounts, calls: CallStats, *, dry_run: bool
+    logger: logging.Logger,
+    counts: RunCounts,
+    calls: CallStats,
+    *,
+    records_read: int,
+    dry_run: bool,
 ) -> None:
-    """Log one summary line, and the same figures as Singer metrics."""
+    """Log one summary line, and its figures that are not 0 as Singer metrics."""
+    unsettled = records_read - counts.records
     logger.info(
         "%s: %d created, %d updated, %d archived, %d deletions found no contact, "
-        "%d skipped, %d rejected; %d API calls, %d retries, %d rate-limited (429).",
+        "%d skipped, %d rejected; %d API calls, %d retries, %d rate-limited (429). "
+        "%d records read, %d of them merged into another record's call%s.",
         "Dry run, nothing written. HubSpot contacts that would be"
         if dry_run
         else "HubSpot contacts",
@@ -157,14 +261,20 @@ def report_run(
         calls.calls,
         calls.retries,
         calls.rate_limited,
+        records_read,
+        counts.merged,
+        f", {unsettled} neither written nor rejected" if unsettled else "",
     )
+    prefix = "dry_run." if dry_run else ""
+    figures = [
+        *((_COUNT_METRICS[name], value) for name, value in dataclasses.asdict(counts).items()),
+        *((_CALL_METRICS[name], value) for name, value in dataclasses.asdict(calls).items()),
+    ]
     metrics_logger = metrics.get_metrics_logger()
-    for outcome, value in dataclasses.asdict(counts).items():
-        point = metrics.Point("counter", metrics.Metric.RECORD_COUNT, value, {"outcome": outcome})
-        metrics.log(metrics_logger, point)
-    for kind, value in dataclasses.asdict(calls).items():
-        point = metrics.Point("counter", metrics.Metric.HTTP_REQUEST_COUNT, value, {"kind": kind})
-        metrics.log(metrics_logger, point)
+    for name, value in figures:
+        if value:
+            metric = t.cast("metrics.Metric", MetricName(prefix + name))
+            metrics.log(metrics_logger, metrics.Point("counter", metric, value))
 
 
 class Rejects:
@@ -177,6 +287,7 @@ class Rejects:
         self.path = path
         self._logger = logger
         self._file = None
+        self.tally = RejectTally(logger)
 
     @property
     def durable(self) -> bool:
@@ -186,9 +297,7 @@ class Rejects:
     def record(self, entries: list[tuple[str, str, dict, Reason]]) -> None:
         """Keep (stream, id, record, reason) entries; on disk before this returns."""
         for stream, id_value, _record, reason in entries:
-            self._logger.error(
-                "Rejected record from stream '%s' (id %r): %s", stream, id_value, _one_line(reason)
-            )
+            self.tally.add(stream, id_value, reason)
         if self.path is None or not entries:
             return
         if self._file is None:
@@ -208,20 +317,15 @@ class Rejects:
         self._file.flush()
         os.fsync(self._file.fileno())
 
+    def report(self) -> None:
+        """Log how many rejected records went unlogged, and the tally by code and property."""
+        self.tally.report(kept_in=self.path)
+
     def close(self) -> None:
         """Close the rejects file if it was opened."""
         if self._file is not None:
             self._file.close()
             self._file = None
-
-
-def _one_line(reason: Reason) -> str:
-    # A local reason already names its field and property in its message.
-    where = (
-        f"property '{reason.property}': " if reason.property and reason.source == "hubspot" else ""
-    )
-    code = f" [{reason.code}]" if reason.code else ""
-    return f"{where}{reason.message}{code}"
 
 
 def _json_default(value: object) -> object:

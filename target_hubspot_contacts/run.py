@@ -88,7 +88,14 @@ class Run:
             return
         self._finished = True
         self.writer.close()
-        report_run(logger, self.counts, self.client.stats, dry_run=self.dry_run)
+        self.rejects.report()
+        report_run(
+            logger,
+            self.counts,
+            self.client.stats,
+            records_read=self.tracker.received,
+            dry_run=self.dry_run,
+        )
         self.rejects.close()
 
 

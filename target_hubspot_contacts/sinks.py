@@ -10,7 +10,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_hubspot_contacts.errors import ConfigurationError
 from target_hubspot_contacts.mapping import RecordRejected
-from target_hubspot_contacts.outcomes import Reason
+from target_hubspot_contacts.outcomes import Problem, Reason
 from target_hubspot_contacts.validation import compile_validator
 
 if t.TYPE_CHECKING:
@@ -103,14 +103,7 @@ class ContactsSink(BatchSink):
                 return
             id_value, properties = self._mapper.map(record)
         except RecordRejected as rejection:
-            reason = Reason(
-                source="local",
-                message=str(rejection),
-                code=rejection.code,
-                property=rejection.property,
-                field=rejection.field,
-            )
-            self._reject(sequence, record, reason)
+            self._reject(sequence, record, _local_reason(rejection))
             return
         self._run.writer.add(id_value, properties, sequence, self.stream_name, record)
 
@@ -121,3 +114,25 @@ class ContactsSink(BatchSink):
     def process_batch(self, context: dict) -> None:  # noqa: ARG002
         """Send every pending contact and wait until HubSpot answered for all of them."""
         self._run.writer.flush()
+
+
+def _local_reason(rejection: RecordRejected) -> Reason:
+    """The reason for a record the mapper refused, naming every bad value in it."""
+    problems = tuple(
+        Problem(
+            code=problem.code,
+            property=problem.property,
+            message=problem.reason,
+            field=problem.field,
+            value=problem.value,
+        )
+        for problem in rejection.problems
+    )
+    return Reason(
+        source="local",
+        message=str(rejection),
+        code=rejection.code,
+        property=rejection.property,
+        field=rejection.field,
+        problems=problems,
+    )

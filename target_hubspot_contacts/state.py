@@ -74,6 +74,12 @@ class StateTracker:
             self._waiting = collections.deque(w for w in self._waiting if w[0] <= sequence)
 
     @property
+    def received(self) -> int:
+        """How many records were received."""
+        with self._lock:
+            return self._next_sequence
+
+    @property
     def unsettled(self) -> int:
         """How many records received are not settled."""
         with self._lock:

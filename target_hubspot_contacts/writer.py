@@ -274,7 +274,12 @@ class ContactWriter:
                 settled.extend(sequences)
                 continue
             rejected.extend(
-                (source.stream, contact.id_value, source.record, outcome.reason)
+                (
+                    source.stream,
+                    contact.id_value,
+                    source.record,
+                    outcome.reason.with_values(source.properties),
+                )
                 for source in contact.sources
             )
             if self._rejects.durable:

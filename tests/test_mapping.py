@@ -12,6 +12,7 @@ from target_hubspot_contacts.errors import ConfigurationError
 from target_hubspot_contacts.mapping import (
     CoercionError,
     FieldPlan,
+    FieldProblem,
     PropertyDefinition,
     PropertyOption,
     RecordMapper,
@@ -354,14 +355,14 @@ def test_unknown_option_names_allowed_values() -> None:
 
 
 def test_rejected_str_is_one_sentence() -> None:
-    error = RecordRejected(
+    problem = FieldProblem(
         "signup",
         "signup_date",
         "2024-13-45",
         "INVALID_DATE",
         "'2024-13-45' is not a date (expected YYYY-MM-DD)",
     )
-    assert str(error) == (
+    assert str(RecordRejected([problem])) == (
         "field 'signup' (HubSpot property 'signup_date'): "
         "'2024-13-45' is not a date (expected YYYY-MM-DD)"
     )
@@ -597,6 +598,28 @@ def test_map_rejection_carries_original_value() -> None:
         "field 'Signup' (HubSpot property 'signup_date'): "
         "'2024-13-45' is not a date (expected YYYY-MM-DD)"
     )
+
+
+def test_map_rejection_names_every_bad_value_in_field_order() -> None:
+    record = {"Email": "a@b.co", "score": "lots", "Signup": "23/10/2024", "first_name": "Ada"}
+    with pytest.raises(RecordRejected) as caught:
+        mapper().map(record)
+    problems = [(p.field, p.property, p.value, p.code) for p in caught.value.problems]
+    assert problems == [
+        ("score", "score", "lots", "INVALID_NUMBER"),
+        ("Signup", "signup_date", "23/10/2024", "INVALID_DATE"),
+    ]
+    assert str(caught.value) == (
+        "field 'score' (HubSpot property 'score'): 'lots' is not a number; "
+        "field 'Signup' (HubSpot property 'signup_date'): "
+        "'23/10/2024' is not a date (expected YYYY-MM-DD)"
+    )
+
+
+def test_map_rejection_of_a_missing_id_also_names_the_other_bad_values() -> None:
+    with pytest.raises(RecordRejected) as caught:
+        mapper().map({"score": "lots"})
+    assert [p.code for p in caught.value.problems] == ["MISSING_ID", "INVALID_NUMBER"]
 
 
 def test_map_custom_id_property_is_trimmed() -> None:

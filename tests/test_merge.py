@@ -121,3 +121,12 @@ def test_many_updates_of_few_contacts_go_out_every_thousand_records(hubspot, con
     assert result.returncode == 0, result.stderr
     assert [len(call.body["inputs"]) for call in hubspot.calls("/batch/upsert")] == [2, 2, 2]
     assert hubspot.contact(email="p1@example.com")["properties"]["company"] == "v2499"
+
+
+def test_records_merged_into_another_records_call_are_counted_as_merged(config, tmp_path):
+    result = run_target(tmp_path, config, fixture_text("merge_by_email.singer"))
+
+    assert result.returncode == 0, result.stderr
+    # Ada from 3 records counts once as created; her 2 later records count as merged.
+    assert "HubSpot contacts: 2 created, 0 updated," in result.stderr
+    assert "4 records read, 2 of them merged into another record's call." in result.stderr
