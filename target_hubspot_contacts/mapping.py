@@ -342,6 +342,19 @@ def _option_key(value: object) -> str:
     return _scalar_text(value).strip().casefold()
 
 
+def _json_array(text: str) -> list | None:
+    """The items of a JSON array of scalars (SDK flattening turns lists into such text)."""
+    if not text.lstrip().startswith("["):
+        return None
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(items, list) or any(isinstance(i, (list, dict)) for i in items):
+        return None
+    return items
+
+
 def _enumeration_coercer(definition: PropertyDefinition) -> Callable[[object], str]:
     """Coercer resolving option values or labels (case-insensitive) to option values."""
     lookup: dict[str, str] = {}
@@ -371,7 +384,9 @@ def _enumeration_coercer(definition: PropertyDefinition) -> Callable[[object], s
         return resolve(value, value)
 
     def multiple(value: object) -> str:
-        items = value if isinstance(value, (list, tuple)) else _scalar_text(value).split(";")
+        items = _json_array(value) if isinstance(value, str) else None
+        if items is None:
+            items = value if isinstance(value, (list, tuple)) else _scalar_text(value).split(";")
         chosen = (resolve(item, value) for item in items if _option_key(item))
         return ";".join(dict.fromkeys(chosen))
 

@@ -23,6 +23,7 @@ from target_hubspot_contacts.errors import (
 )
 from target_hubspot_contacts.retries import Retrier
 from target_hubspot_contacts.run import Run
+from target_hubspot_contacts.settings import problems, withdraw_unsupported
 from target_hubspot_contacts.sinks import ContactsSink
 
 if t.TYPE_CHECKING:
@@ -120,7 +121,7 @@ class TargetHubSpotContacts(Target):
         ),
         th.Property(
             "max_rejects",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=0,
             description="Rejected records tolerated before the run exits non-zero.",
         ),
@@ -168,6 +169,27 @@ class TargetHubSpotContacts(Target):
             )
         except ConfigurationError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        """The SDK's own settings, less those that do nothing for this target."""
+        super().append_builtin_config(config_jsonschema)
+        withdraw_unsupported(config_jsonschema)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Unknown keys, `api_url` and `rejects_path` first, then the SDK's schema check."""
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        own = problems(self._config, schema["properties"])
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            raise ConfigValidationError(
+                exc.args[0], errors=[*own, *exc.errors], schema=schema
+            ) from None
+        if own and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=own, schema=schema)
+        return [*own, *errors]
 
     @property
     def max_parallelism(self) -> int:

@@ -235,6 +235,9 @@ def test_number_accepts(value: object, expected: str) -> None:
         pytest.param(MULTI, "lost; ;new;", "lost;new", id="multi-skips-blanks"),
         pytest.param(MULTI, [], "", id="multi-empty-clears"),
         pytest.param(MULTI, "open_deal", "open_deal", id="multi-single-value"),
+        pytest.param(MULTI, '["new","Lost"]', "new;lost", id="multi-json-array-text"),
+        pytest.param(MULTI, "[]", "", id="multi-json-empty-array-text"),
+        pytest.param(MULTI, " [ ] ", "", id="multi-json-empty-array-spaced"),
         pytest.param(
             definition(
                 "enumeration", "booleancheckbox", options=[("true", "Yes"), ("false", "No")]
@@ -332,6 +335,8 @@ def test_text_accepts(prop: PropertyDefinition, value: object, expected: str) ->
         pytest.param(SINGLE, ["new"], "INVALID_OPTION", id="enum-single-given-list"),
         pytest.param(MULTI, ["new", "won"], "INVALID_OPTION", id="enum-multi-unknown"),
         pytest.param(MULTI, "new;won", "INVALID_OPTION", id="enum-multi-string-unknown"),
+        pytest.param(MULTI, '["new","won"]', "INVALID_OPTION", id="enum-multi-json-unknown"),
+        pytest.param(MULTI, '[["new"]]', "INVALID_OPTION", id="enum-multi-json-nested"),
         pytest.param(definition("string"), "x" * 65_537, "INVALID_LONG_STRING", id="long-string"),
         pytest.param(definition("string"), ["x" * 65_536], "INVALID_LONG_STRING", id="long-json"),
         pytest.param(PORTAL["email"], "ada.example.com", "INVALID_EMAIL", id="email-no-at"),

@@ -778,3 +778,19 @@ def test_a_stream_without_an_id_field_fails_clearly_before_any_upsert(hubspot, c
     assert "property_mapping" in result.stderr
     assert "Traceback" not in result.stderr
     assert hubspot.calls("/batch/upsert") == []
+
+
+def test_a_flattened_list_reaches_a_multi_select_as_its_options(hubspot, config, tmp_path):
+    config.update(flattening_enabled=True, flattening_max_depth=1)
+    fields = {"email": TEXT, "interests": {"type": ["array", "null"], "items": {"type": "string"}}}
+    messages = [
+        schema(properties=fields),
+        record({"email": "ada@example.com", "interests": ["crm", "Analytics"]}),
+        record({"email": "bob@example.com", "interests": []}),
+    ]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    assert stored(hubspot, email="ada@example.com")["interests"] == "crm;analytics"
+    assert sent_properties(hubspot)["bob@example.com"]["interests"] == ""

@@ -1,0 +1,224 @@
+"""Settings mistakes stop the run before any call, each named with what to write instead."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from target_hubspot_contacts.settings import (
+    UNSUPPORTED_SDK_SETTINGS,
+    api_url_problems,
+    closest_setting,
+)
+from tests.helpers import contact, lines, record, run_target, schema
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+ONE_CONTACT = lines([schema(), record(contact(1))])
+KNOWN = ("dry_run", "write_mode", "id_property", "rejects_path", "max_rejects", "api_url")
+
+
+def about_settings() -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "target_hubspot_contacts", "--about", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)["settings"]["properties"]
+
+
+def assert_stopped_before_any_call(result, hubspot) -> None:
+    assert result.returncode == 1, result.stderr
+    assert hubspot.requests == []
+    assert hubspot.contacts == []
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [("dry-run", "dry_run"), ("write_mod", "write_mode"), ("id_propery", "id_property")],
+)
+def test_a_misspelled_setting_stops_the_run_naming_the_closest_setting(
+    typo, meant, hubspot, config, tmp_path
+):
+    config[typo] = "create_only" if typo == "write_mod" else True
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    assert f"Unknown setting `{typo}`: did you mean `{meant}`?" in result.stderr
+
+
+def test_every_unknown_setting_is_named_at_once(hubspot, config, tmp_path):
+    config.update({"dry-run": True, "colour_scheme": "dark"})
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    assert "Unknown setting `dry-run`: did you mean `dry_run`?" in result.stderr
+    assert "Unknown setting `colour_scheme`: it matches no setting." in result.stderr
+
+
+def test_an_sdk_setting_that_does_nothing_here_is_refused_and_not_advertised(
+    hubspot, config, tmp_path
+):
+    config["load_method"] = "upsert"
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    assert "Setting `load_method` does nothing for this target" in result.stderr
+    assert "`write_mode`" in result.stderr
+    assert not set(UNSUPPORTED_SDK_SETTINGS) & set(about_settings())
+
+
+def test_the_sdk_settings_that_work_here_are_accepted(hubspot, config, tmp_path):
+    config.update(
+        stream_maps={"contacts": {"company": "'Acme'"}},
+        stream_map_config={},
+        flattening_enabled=True,
+        flattening_max_depth=1,
+        validate_records=True,
+        batch_size_rows=10,
+    )
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert result.returncode == 0, result.stderr
+    assert hubspot.contact(email="person1@example.com")["properties"]["company"] == "Acme"
+
+
+def test_every_setting_has_its_three_homes():
+    advertised = set(about_settings())
+    loader = yaml.safe_load((REPO / "meltano.yml").read_text())["plugins"]["loaders"][0]
+    in_meltano = {setting["name"] for setting in loader["settings"]}
+    readme = (REPO / "README.md").read_text()
+
+    assert in_meltano == advertised
+    assert not set(UNSUPPORTED_SDK_SETTINGS) & advertised
+    assert [name for name in sorted(advertised) if f"`{name}`" not in readme] == []
+
+
+@pytest.mark.parametrize(
+    ("api_url", "complaint"),
+    [
+        ("api.hubapi.com", "is not an http or https URL with a host"),
+        ("ftp://api.hubapi.com", "is not an http or https URL with a host"),
+        ("https://api.hubapi.com/crm/v3", "has a path ('/crm/v3')"),
+        ("https://api.hubapi.com:99999", "has an invalid port"),
+    ],
+)
+def test_a_malformed_api_url_stops_the_run_at_the_start(api_url, complaint, config, tmp_path):
+    config["api_url"] = api_url
+
+    result = run_target(tmp_path, config, ONE_CONTACT, timeout=30)
+
+    assert result.returncode == 1
+    assert f"`api_url` {api_url!r} {complaint}" in result.stderr
+
+
+def test_an_api_url_with_a_path_is_refused_before_calling_the_server(hubspot, config, tmp_path):
+    config["api_url"] = hubspot.url + "/crm/v3"
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    assert f"give only the scheme and host, {hubspot.url!r}" in result.stderr
+
+
+def test_a_rejects_path_that_is_a_directory_stops_the_run_at_the_start(hubspot, config, tmp_path):
+    config["rejects_path"] = str(tmp_path)
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    assert f"`rejects_path` {str(tmp_path)!r} cannot be written: it is a directory" in (
+        result.stderr
+    )
+
+
+def test_a_rejects_path_under_a_file_stops_the_run_at_the_start(hubspot, config, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a directory")
+    config["rejects_path"] = str(tmp_path / "notes.txt" / "rejects.jsonl")
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    assert "notes.txt' is a file, not a directory" in result.stderr
+
+
+def test_a_rejects_path_in_a_missing_directory_is_fine_and_created_on_first_reject(
+    config, tmp_path
+):
+    rejects = tmp_path / "output" / "today" / "rejects.jsonl"
+    config.update(rejects_path=str(rejects), max_rejects=1)
+
+    result = run_target(tmp_path, config, lines([schema(), record({"email": "bad"})]))
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(rejects.read_text())["id"] == "bad"
+
+
+def test_max_rejects_without_a_rejects_path_stops_the_run_at_the_start(hubspot, config, tmp_path):
+    config["max_rejects"] = 5
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    assert "`max_rejects` is 5 but `rejects_path` is not set" in result.stderr
+
+
+# --- the pure checks ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [
+        ("dry-run", "dry_run"),
+        ("DRY_RUN", "dry_run"),
+        ("write_mod", "write_mode"),
+        ("id_propery", "id_property"),
+        ("reject_path", "rejects_path"),
+        ("max_reject", "max_rejects"),
+        ("api-url", "api_url"),
+    ],
+)
+def test_closest_setting_finds_what_a_typo_meant(key, meant):
+    assert closest_setting(key, KNOWN) == meant
+
+
+def test_closest_setting_is_none_for_a_key_like_no_setting():
+    assert closest_setting("colour_scheme", KNOWN) is None
+
+
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        "https://api.hubapi.com",
+        "https://api.hubapi.com/",
+        "http://127.0.0.1:8765",
+        "http://[::1]:8765",
+        None,
+    ],
+)
+def test_a_base_url_passes(api_url):
+    assert api_url_problems(api_url) == []
+
+
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        "",
+        " https://api.hubapi.com",
+        "https://",
+        "https://api.hubapi.com?portal=1",
+        "https://api.hubapi.com/#x",
+        "//api.hubapi.com",
+    ],
+)
+def test_other_api_urls_are_refused(api_url):
+    assert len(api_url_problems(api_url)) == 1
