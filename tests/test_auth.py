@@ -20,6 +20,7 @@ from tests.helpers import (
     run_target,
     schema,
 )
+from tests.not_hubspot import not_hubspot
 
 SECRETS = (TOKEN, CLIENT_SECRET, REFRESH_TOKEN)
 
@@ -159,9 +160,10 @@ def test_a_wrong_client_secret_names_the_app_settings(hubspot, tmp_path):
 
 def test_a_token_endpoint_that_does_not_exist_blames_api_url_not_the_credentials(hubspot, tmp_path):
     hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
-    config = oauth_config(hubspot, api_url=hubspot.url + "/not-hubspot")
+    with not_hubspot(404, b"<h1>Not Found</h1>") as elsewhere:
+        config = oauth_config(hubspot, api_url=elsewhere.url)
 
-    result = run_target(tmp_path, config, contacts_input())
+        result = run_target(tmp_path, config, contacts_input())
 
     (error,) = error_lines(result.stderr)
     assert result.returncode == 1
