@@ -110,8 +110,6 @@ def test_the_tally_shows_the_value_hubspot_refused(config, tmp_path):
 
 
 def test_without_a_rejects_file_the_unlogged_rejects_are_said_to_be_lost(config, tmp_path):
-    config["max_rejects"] = 100
-
     result = run_target(tmp_path, config, bad_dates_and_emails(dates=11, emails=0))
 
     assert result.returncode != 0  # STATE cannot pass records kept nowhere
