@@ -8,6 +8,7 @@ HubSpot's property type expects, rejecting values it would refuse.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -413,6 +414,25 @@ def _coercer_for(definition: PropertyDefinition) -> Callable[[object], str]:
     return _to_text
 
 
+_COERCION_NAMES: dict[Callable[[object], str], str] = {
+    _to_date: "date",
+    _to_datetime: "datetime",
+    _to_bool: "bool",
+    _to_number: "number",
+    _to_email: "email",
+    _to_text: "text",
+}
+
+
+def coercion_of(definition: PropertyDefinition) -> str:
+    """What a value for this property is coerced to, in a word or two (for the mapping table)."""
+    name = _COERCION_NAMES.get(_coercer_for(definition))
+    if name is not None:
+        return name
+    kind = "options" if definition.field_type == "checkbox" else "option"
+    return f"{kind} ({len(definition.options)})"
+
+
 def coerce_value(definition: PropertyDefinition, value: object) -> str:
     """Render a non-None value as HubSpot expects for this property; raises CoercionError."""
     return _coercer_for(definition)(value)
@@ -426,49 +446,101 @@ def normalize_name(text: str) -> str:
     return _NAME_NOISE.sub("", text).casefold()
 
 
+# How a field found its property, for the mapping table.
+MATCHED_BY_NAME = "name"
+MATCHED_BY_LABEL = "label"
+MATCHED_BY_MAPPING = "property_mapping"
+_HINTS = 3
+_HINT_SIMILARITY = 0.75
+
+
 @dataclass(frozen=True)
 class FieldPlan:
-    """Which record fields feed which HubSpot properties, decided once per stream schema."""
+    """Which record fields feed which HubSpot properties, decided once per stream schema.
+
+    `problems` lists every reason the plan cannot be used; `plan_fields` raises them.
+    """
 
     targets: dict[str, str]
-    id_field: str
+    id_field: str | None
     id_property: str
     unmatched: tuple[str, ...]
     read_only: tuple[str, ...]
+    matched_by: dict[str, str] | None = None  # field (in targets or read_only) -> how
+    read_only_targets: dict[str, str] | None = None  # field in read_only -> its property
+    problems: tuple[str, ...] = ()
+
+
+def closest_properties(
+    name: str, properties: Mapping[str, PropertyDefinition], limit: int = _HINTS
+) -> list[str]:
+    """Writable properties whose name or label is most like `name`, best first; only the
+    exact ones (ignoring case, spaces, `_` and `-`) when there are any."""
+    key = normalize_name(name)
+    if not key:
+        return []
+    scored: list[tuple[float, str]] = []
+    for prop_name, definition in properties.items():
+        if definition.read_only:
+            continue
+        similarity = max(
+            _similarity(key, normalize_name(prop_name)),
+            _similarity(key, normalize_name(definition.label)),
+        )
+        if similarity >= _HINT_SIMILARITY:
+            scored.append((-similarity, prop_name))
+    scored.sort()
+    exact = [prop_name for score, prop_name in scored if score == -1.0]
+    return exact or [prop_name for _, prop_name in scored[:limit]]
+
+
+def _similarity(key: str, other: str) -> float:
+    """How alike two normalized names are, 0 to 1; one inside the other counts as close."""
+    if not other:
+        return 0.0
+    if key == other:
+        return 1.0
+    ratio = difflib.SequenceMatcher(None, key, other).ratio()
+    if min(len(key), len(other)) >= 4 and (key in other or other in key):
+        ratio = max(ratio, 0.8)
+    return ratio
+
+
+def _hint(name: str, properties: Mapping[str, PropertyDefinition]) -> str:
+    closest = closest_properties(name, properties)
+    return f" Did you mean {', '.join(closest)}?" if closest else ""
 
 
 def _can_identify(definition: PropertyDefinition) -> bool:
     return definition.name == "email" or (definition.unique and not definition.read_only)
 
 
-def _check_id_property(id_property: str, properties: Mapping[str, PropertyDefinition]) -> None:
-    """Fail unless HubSpot can upsert contacts by this property."""
+def _id_property_problem(
+    id_property: str, properties: Mapping[str, PropertyDefinition]
+) -> str | None:
+    """Why HubSpot cannot upsert contacts by this property, or None when it can."""
     definition = properties.get(id_property)
     if definition is not None and _can_identify(definition):
-        return
+        return None
     unique = sorted(name for name, prop in properties.items() if prop.unique and not prop.read_only)
     problem = "does not exist" if definition is None else "does not have unique values"
-    raise ConfigurationError(
+    return (
         f"id_property {id_property!r} {problem} in this portal: HubSpot upserts contacts only "
         "by 'email' or by a property created with unique values (hasUniqueValue). "
         f"Unique properties in this portal: {', '.join(unique) or 'none'}."
     )
 
 
-def _check_explicit(
+def _explicit_problems(
     explicit_mapping: Mapping[str, str], properties: Mapping[str, PropertyDefinition]
-) -> None:
-    """Fail on a property_mapping entry that names a property the portal does not have."""
-    for field, target in explicit_mapping.items():
-        if target not in properties:
-            similar = sorted(
-                name for name in properties if normalize_name(name) == normalize_name(target)
-            )
-            hint = f" Did you mean {', '.join(similar)}?" if similar else ""
-            raise ConfigurationError(
-                f"property_mapping maps field {field!r} to HubSpot property {target!r}, "
-                f"which does not exist (use the property's internal name).{hint}"
-            )
+) -> list[str]:
+    """A problem for each property_mapping entry naming a property the portal does not have."""
+    return [
+        f"property_mapping maps field {field!r} to HubSpot property {target!r}, "
+        f"which does not exist (use the property's internal name).{_hint(target, properties)}"
+        for field, target in explicit_mapping.items()
+        if target not in properties
+    ]
 
 
 def _name_index(properties: Mapping[str, PropertyDefinition]) -> dict[str, set[str]]:
@@ -482,38 +554,110 @@ def _name_index(properties: Mapping[str, PropertyDefinition]) -> dict[str, set[s
 
 def _match(
     field: str, properties: Mapping[str, PropertyDefinition], index: dict[str, set[str]]
-) -> str | None:
-    """The property a field matches by name or label, None if none; ambiguity is an error."""
+) -> list[str]:
+    """The properties a field matches by name or label: one, none, or several (ambiguous)."""
     if field in properties:  # an exact internal name is never ambiguous
-        return field
-    candidates = sorted(index.get(normalize_name(field), ()))
-    if len(candidates) > 1:
-        raise ConfigurationError(
-            f"field {field!r} matches several HubSpot properties: {', '.join(candidates)}. "
-            f'Pick one with property_mapping, e.g. {{"{field}": "{candidates[0]}"}}.'
-        )
-    return candidates[0] if candidates else None
+        return [field]
+    return sorted(index.get(normalize_name(field), ()))
 
 
-def _check_no_shared_targets(targets: Mapping[str, str]) -> None:
-    """Fail when two fields would write the same property (which value wins is unclear)."""
+def _ambiguity_problem(field: str, candidates: list[str]) -> str:
+    return (
+        f"field {field!r} matches several HubSpot properties: {', '.join(candidates)}. "
+        f'Pick one with property_mapping, e.g. {{"{field}": "{candidates[0]}"}}.'
+    )
+
+
+def _shared_target_problems(targets: Mapping[str, str]) -> list[str]:
+    """Two fields writing the same property (which value wins is unclear)."""
     seen: dict[str, str] = {}
+    problems = []
     for field, target in targets.items():
         if target in seen:
-            raise ConfigurationError(
+            problems.append(
                 f"fields {seen[target]!r} and {field!r} both map to HubSpot property "
-                f"{target!r}; map one elsewhere with property_mapping or drop it with stream_maps."
+                f"{target!r}; map one elsewhere with property_mapping or drop it with "
+                "stream_maps."
             )
-        seen[target] = field
+        else:
+            seen[target] = field
+    return problems
 
 
-def _missing_id_error(id_property: str, definition: PropertyDefinition) -> ConfigurationError:
+def _missing_id_problem(id_property: str, definition: PropertyDefinition) -> str:
     label = f" (or its label {definition.label!r})" if definition.label != id_property else ""
-    return ConfigurationError(
+    return (
         f"the stream has no field for HubSpot property {id_property!r}, which identifies "
         f"contacts for the upsert. Name a field {id_property!r}{label}, or map one with "
         f'property_mapping, e.g. {{"<your field>": "{id_property}"}}.'
     )
+
+
+def _matched_by(field: str, target: str, explicit_mapping: Mapping[str, str]) -> str:
+    if explicit_mapping.get(field) == target:
+        return MATCHED_BY_MAPPING
+    if field == target or normalize_name(field) == normalize_name(target):
+        return MATCHED_BY_NAME
+    return MATCHED_BY_LABEL
+
+
+def draft_plan(
+    field_names: Iterable[str],
+    properties: Mapping[str, PropertyDefinition],
+    *,
+    id_property: str = "email",
+    explicit_mapping: Mapping[str, str] | None = None,
+) -> FieldPlan:
+    """Decide for each stream field which HubSpot property it writes, noting every problem."""
+    explicit_mapping = explicit_mapping or {}
+    id_problem = _id_property_problem(id_property, properties)
+    problems = [id_problem] if id_problem else []
+    problems += _explicit_problems(explicit_mapping, properties)
+    index = _name_index(properties)
+    targets: dict[str, str] = {}
+    matched_by: dict[str, str] = {}
+    unmatched: list[str] = []
+    read_only: dict[str, str] = {}
+    for field in field_names:
+        explicit = explicit_mapping.get(field)
+        candidates = [explicit] if explicit else _match(field, properties, index)
+        if explicit and explicit not in properties:
+            continue  # a problem already
+        if len(candidates) > 1:
+            problems.append(_ambiguity_problem(field, candidates))
+            continue
+        if not candidates:
+            unmatched.append(field)
+            continue
+        target = candidates[0]
+        matched_by[field] = _matched_by(field, target, explicit_mapping)
+        if properties[target].read_only:
+            read_only[field] = target
+        else:
+            targets[field] = target
+    problems += _shared_target_problems(targets)
+    id_field = next((field for field, target in targets.items() if target == id_property), None)
+    if id_field is None and id_problem is None:
+        problems.append(_missing_id_problem(id_property, properties[id_property]))
+    return FieldPlan(
+        targets=targets,
+        id_field=id_field,
+        id_property=id_property,
+        unmatched=tuple(unmatched),
+        read_only=tuple(read_only),
+        matched_by=matched_by,
+        read_only_targets=read_only,
+        problems=tuple(problems),
+    )
+
+
+def problems_error(problems: Iterable[str], prefix: str = "") -> ConfigurationError:
+    """One error naming every problem: the problem itself when there is one, else a list."""
+    problems = list(problems)
+    if len(problems) == 1:
+        return ConfigurationError(f"{prefix}{problems[0]}")
+    listed = "".join(f"\n  - {problem}" for problem in problems)
+    return ConfigurationError(f"{prefix}{len(problems)} mapping problems:{listed}")
 
 
 def plan_fields(
@@ -523,33 +667,14 @@ def plan_fields(
     id_property: str = "email",
     explicit_mapping: Mapping[str, str] | None = None,
 ) -> FieldPlan:
-    """Decide for each stream field which HubSpot property it writes; raises ConfigurationError."""
-    explicit_mapping = explicit_mapping or {}
-    _check_id_property(id_property, properties)
-    _check_explicit(explicit_mapping, properties)
-    index = _name_index(properties)
-    targets: dict[str, str] = {}
-    unmatched: list[str] = []
-    read_only: list[str] = []
-    for field in field_names:
-        target = explicit_mapping.get(field) or _match(field, properties, index)
-        if target is None:
-            unmatched.append(field)
-        elif properties[target].read_only:
-            read_only.append(field)
-        else:
-            targets[field] = target
-    _check_no_shared_targets(targets)
-    id_field = next((field for field, target in targets.items() if target == id_property), None)
-    if id_field is None:
-        raise _missing_id_error(id_property, properties[id_property])
-    return FieldPlan(
-        targets=targets,
-        id_field=id_field,
-        id_property=id_property,
-        unmatched=tuple(unmatched),
-        read_only=tuple(read_only),
+    """Decide for each stream field which HubSpot property it writes; raises ConfigurationError
+    naming every problem at once."""
+    plan = draft_plan(
+        field_names, properties, id_property=id_property, explicit_mapping=explicit_mapping
     )
+    if plan.problems:
+        raise problems_error(plan.problems)
+    return plan
 
 
 # --- record mapping ----------------------------------------------------------------------
@@ -582,8 +707,10 @@ class RecordMapper:
             raise ConfigurationError(
                 f"null_values must be one of {', '.join(NULL_VALUES)}, not {null_values!r}"
             )
+        if plan.problems or plan.id_field is None:
+            raise problems_error(plan.problems or ["the plan has no id field"])
         self._clear = null_values == "clear"
-        self.id_field = plan.id_field
+        self.id_field: str = plan.id_field
         self.id_property = plan.id_property
         self._id_coercer = _coercer_for(properties[plan.id_property])
         self._fields = tuple(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import typing as t
 
-from target_hubspot_contacts.errors import ConfigurationError
 from target_hubspot_contacts.mapping import (
+    FieldPlan,
     PropertyDefinition,
     RecordMapper,
+    draft_plan,
     infer_property_definition,
-    plan_fields,
+    problems_error,
 )
+from target_hubspot_contacts.mapping_report import mapping_table
 
 if t.TYPE_CHECKING:
     import logging
@@ -44,6 +46,8 @@ class Portal:
         self._logger = logger
         self._properties: dict[str, PropertyDefinition] | None = None
         self._warned_fields: set[str] = set()
+        self._tables: dict[str, str] = {}  # the mapping table last logged, by stream
+        self._created_for: set[str] = set()  # fields whose property this run created
 
     @property
     def properties(self) -> dict[str, PropertyDefinition]:
@@ -58,30 +62,54 @@ class Portal:
         return self._properties
 
     def mapper_for(self, stream_name: str, schema: t.Mapping[str, t.Any]) -> RecordMapper:
-        """Plan how this stream's fields become properties; warn or fail on the leftovers."""
+        """Plan how this stream's fields become properties and log the plan as a table; fail
+        naming every mapping problem at once, or warn about the fields left out."""
         field_schemas = {
             field: field_schema
             for field, field_schema in (schema.get("properties") or {}).items()
             if not field.startswith(SINGER_METADATA_PREFIX)
         }
-        plan = self._plan(stream_name, field_schemas)
-        if plan.unmatched and self._create_missing:
+        plan = self._plan(field_schemas)
+        if plan.unmatched and self._create_missing and not plan.problems:
             self._create_properties(plan.unmatched, field_schemas)
-            plan = self._plan(stream_name, field_schemas)
+            plan = self._plan(field_schemas)
+        self._log_table(stream_name, list(field_schemas), plan)
+        problems = list(plan.problems)
+        if plan.unmatched and self._unmapped_fields == "fail":
+            problems.append(self._unmapped_problem(plan.unmatched))
+        if problems:
+            raise problems_error(problems, prefix=f"Stream '{stream_name}': ")
         self._report_leftovers(stream_name, plan.unmatched, plan.read_only)
         return RecordMapper(plan, self.properties, null_values=self._null_values)
 
-    def _plan(self, stream_name: str, field_schemas: t.Mapping[str, t.Any]):
-        try:
-            return plan_fields(
-                field_schemas.keys(),
-                self.properties,
-                id_property=self._id_property,
-                explicit_mapping=self._property_mapping,
-            )
-        except ConfigurationError as exc:
-            msg = f"Stream '{stream_name}': {exc}"
-            raise ConfigurationError(msg) from None
+    def _plan(self, field_schemas: t.Mapping[str, t.Any]) -> FieldPlan:
+        return draft_plan(
+            field_schemas.keys(),
+            self.properties,
+            id_property=self._id_property,
+            explicit_mapping=self._property_mapping,
+        )
+
+    def _log_table(self, stream_name: str, fields: list[str], plan: FieldPlan) -> None:
+        """Log the stream's mapping table, unless the same one was logged already."""
+        table = mapping_table(
+            stream_name,
+            fields,
+            plan,
+            self.properties,
+            explicit_mapping=self._property_mapping,
+            created=self._created_for,
+        )
+        if self._tables.get(stream_name) != table:
+            self._tables[stream_name] = table
+            self._logger.info("%s", table)
+
+    def _unmapped_problem(self, unmatched: t.Sequence[str]) -> str:
+        return (
+            f"fields {', '.join(sorted(unmatched))} match no HubSpot contact property. Map them "
+            "in `property_mapping`, drop them with `stream_maps`, set "
+            "`create_missing_properties`, or set `unmapped_fields` to 'ignore'."
+        )
 
     def _create_properties(
         self, fields: t.Iterable[str], field_schemas: t.Mapping[str, t.Any]
@@ -98,17 +126,11 @@ class Portal:
                 definition.type,
                 field,
             )
+            self._created_for.add(field)
 
     def _report_leftovers(
         self, stream_name: str, unmatched: t.Sequence[str], read_only: t.Sequence[str]
     ) -> None:
-        if unmatched and self._unmapped_fields == "fail":
-            msg = (
-                f"Stream '{stream_name}': fields {', '.join(sorted(unmatched))} match no HubSpot "
-                "contact property. Map them in `property_mapping`, drop them with `stream_maps`, "
-                "set `create_missing_properties`, or set `unmapped_fields` to 'ignore'."
-            )
-            raise ConfigurationError(msg)
         new_unmatched = [field for field in unmatched if field not in self._warned_fields]
         if new_unmatched:
             self._logger.warning(

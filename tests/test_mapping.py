@@ -17,6 +17,7 @@ from target_hubspot_contacts.mapping import (
     PropertyOption,
     RecordMapper,
     RecordRejected,
+    closest_properties,
     coerce_value,
     infer_property_definition,
     normalize_name,
@@ -403,7 +404,52 @@ def test_plan_matches_by_name_and_label() -> None:
         id_property="email",
         unmatched=("shoe_size",),
         read_only=(),
+        matched_by={"E-Mail": "name", "first_name": "name", "Last Name": "name", "Signup": "label"},
+        read_only_targets={},
     )
+
+
+def test_plan_says_a_field_mapped_by_property_mapping_was_matched_so() -> None:
+    plan = plan_fields(["email", "nick"], PORTAL, explicit_mapping={"nick": "firstname"})
+    assert plan.matched_by == {"email": "name", "nick": "property_mapping"}
+
+
+def test_plan_names_every_problem_at_once() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        plan_fields(
+            ["first_name", "FirstName", "Favorite Color", "nick"],
+            PORTAL,
+            explicit_mapping={"nick": "nick_name"},
+        )
+    message = str(caught.value)
+    assert message.startswith("4 mapping problems:")
+    assert "'nick_name', which does not exist" in message
+    assert "'Favorite Color' matches several HubSpot properties" in message
+    assert "'first_name' and 'FirstName' both map" in message
+    assert "the stream has no field for HubSpot property 'email'" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "closest"),
+    [
+        pytest.param("first_name", ["firstname"], id="same-once-normalized"),
+        pytest.param("mobile", ["mobilephone"], id="prefix"),
+        pytest.param("Phone No", ["phone"], id="label"),
+        pytest.param("birthday", [], id="nothing-close"),
+    ],
+)
+def test_closest_properties(name: str, closest: list[str]) -> None:
+    portal = {
+        **PORTAL,
+        "mobilephone": PropertyDefinition.from_api(
+            api_property("mobilephone", label="Mobile Phone Number")
+        ),
+    }
+    assert closest_properties(name, portal) == closest
+
+
+def test_closest_properties_leaves_out_read_only_ones() -> None:
+    assert closest_properties("Record ID", PORTAL) == []
 
 
 def test_plan_explicit_mapping_wins() -> None:
@@ -457,6 +503,10 @@ def test_plan_read_only_properties_are_not_sent() -> None:
     plan = plan_fields(["email", "hs_object_id", "Number of notes", "score"], PORTAL)
     assert plan.targets == {"email": "email", "score": "score"}
     assert plan.read_only == ("hs_object_id", "Number of notes")
+    assert plan.read_only_targets == {
+        "hs_object_id": "hs_object_id",
+        "Number of notes": "num_notes",
+    }
 
 
 @pytest.mark.parametrize(
