@@ -281,10 +281,12 @@ class Rejects:
     """Records rejected in this run: appended to the rejects file when one is set, else logged.
 
     A rejected record counts as settled (STATE may move past it) only once it is on disk.
+    A dry run writes no file, but settles as the real run would.
     """
 
-    def __init__(self, path: str | None, logger: logging.Logger) -> None:
+    def __init__(self, path: str | None, logger: logging.Logger, *, dry_run: bool = False) -> None:
         self.path = path
+        self.dry_run = dry_run
         self._logger = logger
         self._file = None
         self.tally = RejectTally(logger)
@@ -298,7 +300,7 @@ class Rejects:
         """Keep (stream, id, record, reason) entries; on disk before this returns."""
         for stream, id_value, _record, reason in entries:
             self.tally.add(stream, id_value, reason)
-        if self.path is None or not entries:
+        if self.path is None or self.dry_run or not entries:
             return
         if self._file is None:
             path = pathlib.Path(self.path)
@@ -319,7 +321,7 @@ class Rejects:
 
     def report(self) -> None:
         """Log how many rejected records went unlogged, and the tally by code and property."""
-        self.tally.report(kept_in=self.path)
+        self.tally.report(kept_in=self.path, dry_run=self.dry_run)
 
     def close(self) -> None:
         """Close the rejects file if it was opened."""

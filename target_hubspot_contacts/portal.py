@@ -36,8 +36,10 @@ class Portal:
         create_missing_properties: bool,
         null_values: str,
         logger: logging.Logger,
+        dry_run: bool = False,
     ) -> None:
         self._client = client
+        self._dry_run = dry_run
         self._id_property = id_property
         self._property_mapping = dict(property_mapping)
         self._unmapped_fields = unmapped_fields
@@ -116,12 +118,14 @@ class Portal:
     ) -> None:
         for field in fields:
             body = infer_property_definition(field, field_schemas.get(field) or {})
-            created = self._client.create_contact_property(body)
+            # A dry run maps the field as if the property existed, so its counts are the real ones.
+            created = None if self._dry_run else self._client.create_contact_property(body)
             definition = PropertyDefinition.from_api(created or body)
             self.properties[definition.name] = definition
             self._property_mapping.setdefault(field, definition.name)
             self._logger.warning(
-                "Created custom contact property '%s' (%s) for field '%s'.",
+                "%s custom contact property '%s' (%s) for field '%s'.",
+                "Dry run: would create" if self._dry_run else "Created",
                 definition.name,
                 definition.type,
                 field,

@@ -55,7 +55,7 @@ class Run:
         # A dry run loads nothing, so it has nothing to checkpoint.
         self.tracker = StateTracker(_discard if self.dry_run else emit_state)
         self.counts = RunCounts()
-        self.rejects = Rejects(config.get("rejects_path"), logger)
+        self.rejects = Rejects(config.get("rejects_path"), logger, dry_run=self.dry_run)
         self.portal = Portal(
             self.client,
             id_property=config["id_property"],
@@ -64,6 +64,7 @@ class Run:
             create_missing_properties=config["create_missing_properties"],
             null_values=config["null_values"],
             logger=logger,
+            dry_run=self.dry_run,
         )
         api = ContactsAPI(
             self.client,

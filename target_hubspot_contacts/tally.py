@@ -67,12 +67,14 @@ class RejectTally:
                     row = self._rows[key] = _Row(*key, example, is_value)
                 row.records += 1
 
-    def report(self, kept_in: str | None) -> None:
+    def report(self, kept_in: str | None, *, dry_run: bool = False) -> None:
         """Say how many rejected records were not logged, then log the tally (if any)."""
         with self._lock:
             unlogged = self._rejected - LOGGED_ONE_BY_ONE
             if unlogged > 0:
                 where = f"in {kept_in}" if kept_in else "(not kept: set `rejects_path`)"
+                if dry_run:
+                    where = "(a dry run writes no rejects file)"
                 self._logger.error("... and %d more rejected record(s) %s", unlogged, where)
             if not self._rows:
                 return
