@@ -22,7 +22,9 @@ NULL_VALUES = ("skip", "clear")
 
 _UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
-_EPOCH_MS_THRESHOLD = 10**11  # above this an epoch number is read as milliseconds
+# Integer dates by digit count: disjoint, so no integer has two readings (see _from_integer).
+_EPOCH_SECONDS_DIGITS = (9, 10)
+_EPOCH_MILLISECONDS_DIGITS = (12, 13)
 _MAX_DECIMAL_EXPONENT = 1000  # guards against rendering 1E+999999999 as a billion digits
 _SHOWN_OPTIONS = 20
 _SHOWN_CHARS = 80
@@ -35,7 +37,7 @@ _ISO = re.compile(
     r"(?:[Tt ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?"
     r"(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
 )
-_BASIC_DATE = re.compile(r"\d{8}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off"})
 
@@ -204,6 +206,12 @@ def _to_text(value: object) -> str:
     text = _scalar_text(value)
     if "\x00" in text:
         text = text.replace("\x00", "")
+    if not text.isascii() and _LONE_SURROGATE.search(text):
+        raise CoercionError(
+            "INVALID_TEXT",
+            f"{_show(value)} holds a lone surrogate (an unpaired \\ud800-\\udfff escape), "
+            "which is not Unicode text HubSpot can store",
+        )
     if len(text) > MAX_STRING_LENGTH:
         raise CoercionError(
             "INVALID_LONG_STRING",
@@ -282,36 +290,47 @@ def _epoch_number(value: object) -> int | None:
     return None
 
 
-def _from_epoch(number: int, *, milliseconds: bool) -> dt.datetime:
-    """UTC datetime for an epoch count; raises OverflowError/ValueError when out of range."""
-    delta = dt.timedelta(milliseconds=number) if milliseconds else dt.timedelta(seconds=number)
-    return _EPOCH + delta
+def _from_integer(number: int, code: str) -> dt.date | dt.datetime:
+    """Read an integer date by its digits, where the reading is certain; else say why not."""
+    digits = len(str(number)) if number > 0 else 0
+    if digits == 8:
+        try:
+            return dt.date(number // 10_000, number // 100 % 100, number % 100)
+        except ValueError:
+            raise CoercionError(
+                code, f"{number} has 8 digits but is not a valid date as YYYYMMDD"
+            ) from None
+    if digits in _EPOCH_SECONDS_DIGITS:
+        return _EPOCH + dt.timedelta(seconds=number)
+    if digits in _EPOCH_MILLISECONDS_DIGITS:
+        return _EPOCH + dt.timedelta(milliseconds=number)
+    raise CoercionError(
+        code,
+        f"{number} cannot be read as a date with certainty: integers are read as YYYYMMDD "
+        "(8 digits), epoch seconds (9 or 10 digits) or epoch milliseconds (12 or 13 digits), "
+        "each covering 1973-03-03 to 2286-11-20; send other dates as ISO 8601 text",
+    )
 
 
-def _moment(value: object, *, ms_only: bool) -> dt.date | dt.datetime | None:
+def _moment(value: object, code: str) -> dt.date | dt.datetime | None:
     """A date or UTC datetime from any accepted input; None if the value is not one."""
+    if isinstance(value, dt.datetime):
+        return _as_utc(value)
+    if isinstance(value, dt.date):
+        return value
+    number = _epoch_number(value)
+    if number is not None:
+        return _from_integer(number, code)
+    parsed = _parse_iso(value) if isinstance(value, str) else None
     try:
-        if isinstance(value, dt.datetime):
-            return _as_utc(value)
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str) and _BASIC_DATE.fullmatch(value.strip()):
-            # 8 digits read as epoch ms would land on 1 Jan 1970: take ISO 8601 basic YYYYMMDD.
-            text = value.strip()
-            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-        number = _epoch_number(value)
-        if number is not None:
-            milliseconds = ms_only or abs(number) > _EPOCH_MS_THRESHOLD
-            return _from_epoch(number, milliseconds=milliseconds)
-        parsed = _parse_iso(value) if isinstance(value, str) else None
         return _as_utc(parsed) if isinstance(parsed, dt.datetime) else parsed
-    except (OverflowError, ValueError):  # outside the years 1..9999
+    except OverflowError:  # an offset pushes it outside the years 1..9999
         return None
 
 
 def _to_date(value: object) -> str:
     """`YYYY-MM-DD` (the UTC date) from a date, datetime, ISO string or epoch milliseconds."""
-    moment = _moment(value, ms_only=True)
+    moment = _moment(value, "INVALID_DATE")
     if moment is None:
         raise CoercionError("INVALID_DATE", f"{_show(value)} is not a date (expected YYYY-MM-DD)")
     day = moment.date() if isinstance(moment, dt.datetime) else moment
@@ -320,7 +339,7 @@ def _to_date(value: object) -> str:
 
 def _to_datetime(value: object) -> str:
     """`YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC; milliseconds are truncated, not rounded."""
-    moment = _moment(value, ms_only=False)
+    moment = _moment(value, "INVALID_DATETIME")
     if moment is None:
         raise CoercionError(
             "INVALID_DATETIME",
@@ -680,14 +699,7 @@ def plan_fields(
 # --- record mapping ----------------------------------------------------------------------
 
 _ABSENT = object()
-_FieldStep = tuple[str, str, Callable[[object], str], bool]
-
-
-def _field_step(field: str, target: str, definition: PropertyDefinition) -> _FieldStep:
-    """(field, property, coercer, whether a blank string counts as null) for the hot loop."""
-    coercer = _coercer_for(definition)
-    # "" is a real value only for free text; for typed properties it means "no value".
-    return field, target, coercer, coercer is not _to_text
+_FieldStep = tuple[str, str, Callable[[object], str]]
 
 
 class RecordMapper:
@@ -714,7 +726,7 @@ class RecordMapper:
         self.id_property = plan.id_property
         self._id_coercer = _coercer_for(properties[plan.id_property])
         self._fields = tuple(
-            _field_step(field, target, properties[target])
+            (field, target, _coercer_for(properties[target]))
             for field, target in plan.targets.items()
             if field != plan.id_field
         )
@@ -729,11 +741,12 @@ class RecordMapper:
             problems.extend(rejected.problems)
             id_value = ""
         properties = {self.id_property: id_value}
-        for field, target, coerce, blank_is_null in self._fields:
+        for field, target, coerce in self._fields:
             value = record.get(field, _ABSENT)
             if value is _ABSENT:
                 continue
-            if value is None or (blank_is_null and isinstance(value, str) and not value.strip()):
+            # A blank string is a missing value, as CSV taps send every empty cell.
+            if value is None or (isinstance(value, str) and not value.strip()):
                 if self._clear:
                     properties[target] = ""
                 continue

@@ -305,7 +305,8 @@ class Rejects:
         if self._file is None:
             path = pathlib.Path(self.path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", encoding="utf-8")
+            # A lone surrogate (no UTF-8 form) is written as its JSON escape, \ud800.
+            self._file = path.open("a", encoding="utf-8", errors="backslashreplace")
         now = datetime.datetime.now(datetime.timezone.utc).isoformat()
         for stream, id_value, record, reason in entries:
             line = {

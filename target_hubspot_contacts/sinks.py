@@ -6,12 +6,13 @@ import sys
 import typing as t
 
 from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from target_hubspot_contacts.errors import ConfigurationError
 from target_hubspot_contacts.mapping import RecordRejected
 from target_hubspot_contacts.outcomes import Problem, Reason
-from target_hubspot_contacts.validation import compile_validator
+from target_hubspot_contacts.validation import compile_validator, sdk_validator
 
 if t.TYPE_CHECKING:
     from singer_sdk import Target
@@ -39,14 +40,23 @@ class ContactsSink(BatchSink):
         self._mapper = self._run.portal.mapper_for(stream_name, schema)
         self._archive_deleted = bool(target.config.get("archive_deleted"))
         self._schema_violation: str | None = None  # of the record being processed
+        # The SDK parses date fields as ISO strings only; a number there (an epoch) is left
+        # for mapping to read.
+        self._date_fields = tuple(
+            field
+            for field, field_schema in (schema.get("properties") or {}).items()
+            if isinstance(field_schema, dict) and get_datelike_property_type(field_schema)
+        )
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """The compiled validator where the schema allows; the SDK's own otherwise."""
-        if self.validate_schema and not self.validate_field_string_format:
+        if not self.validate_schema:
+            return None
+        if not self.validate_field_string_format:
             compiled = compile_validator(self.schema)
             if compiled is not None:
                 return compiled
-        return super().get_validator()
+        return sdk_validator(self.schema, validate_formats=self.validate_field_string_format)
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -58,13 +68,26 @@ class ContactsSink(BatchSink):
         try:
             if self._validator is not None:
                 self._validator.validate(record)
+        except InvalidRecord as exc:
+            self._schema_violation = f"does not match the stream's schema: {exc.error_message}"
+            return record
+        except Exception as exc:  # one odd value must not stop the run
+            self._schema_violation = (
+                f"could not be checked against the stream's schema ({type(exc).__name__}: {exc})"
+            )
+            return record
+        not_text = {
+            field: record.pop(field)
+            for field in self._date_fields
+            if not isinstance(record.get(field), (str, type(None)))
+        }
+        try:
             self._parse_timestamps_in_record(
                 record=record, schema=self.schema, treatment=self.datetime_error_treatment
             )
-        except InvalidRecord as exc:
-            self._schema_violation = f"does not match the stream's schema: {exc.error_message}"
         except ValueError as exc:
             self._schema_violation = f"has an unparseable date or time: {exc}"
+        record.update(not_text)
         return record
 
     def _singer_validate_message(self, record: dict) -> None:

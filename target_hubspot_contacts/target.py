@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import typing as t
 
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
@@ -21,10 +19,12 @@ from target_hubspot_contacts.errors import (
     TerminationRequested,
     UnwrittenRecordsError,
 )
+from target_hubspot_contacts.reader import SingerInputReader
 from target_hubspot_contacts.retries import Retrier
 from target_hubspot_contacts.run import Run
 from target_hubspot_contacts.settings import problems, withdraw_unsupported
 from target_hubspot_contacts.sinks import ContactsSink
+from target_hubspot_contacts.state import state_text
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -36,7 +36,7 @@ class TargetHubSpotContacts(Target):
     name = "target-hubspot-contacts"
     package_name = "target-hubspot-contacts"
     default_sink_class = ContactsSink
-    message_reader_class = MsgSpecReader  # the SDK's faster reader; same Decimal semantics
+    message_reader_class = SingerInputReader  # msgspec, and the SDK's reading where it refuses
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -290,5 +290,5 @@ class TargetHubSpotContacts(Target):
 
 
 def _write_state(value: dict) -> None:
-    sys.stdout.write(json.dumps(value) + "\n")
+    sys.stdout.write(state_text(value) + "\n")
     sys.stdout.flush()

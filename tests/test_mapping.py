@@ -141,6 +141,10 @@ def test_from_api_tolerates_missing_keys() -> None:
         pytest.param("1714521600000", "2024-05-01", id="epoch-ms-string"),
         pytest.param(1714571100000, "2024-05-01", id="epoch-ms-not-midnight"),
         pytest.param("20240501", "2024-05-01", id="iso-basic-date-string"),
+        pytest.param(20240501, "2024-05-01", id="yyyymmdd-int"),
+        pytest.param(1714521600, "2024-05-01", id="epoch-seconds-10-digits"),
+        pytest.param(100000000, "1973-03-03", id="epoch-seconds-9-digits"),
+        pytest.param(100000000000, "1973-03-03", id="epoch-ms-12-digits"),
     ],
 )
 def test_date_accepts(value: object, expected: str) -> None:
@@ -172,6 +176,9 @@ def test_date_accepts(value: object, expected: str) -> None:
         pytest.param("1714571100", "2024-05-01T13:45:00.000Z", id="epoch-seconds-string"),
         pytest.param("1714571100123", "2024-05-01T13:45:00.123Z", id="epoch-ms-string"),
         pytest.param("20240501", "2024-05-01T00:00:00.000Z", id="iso-basic-date-string"),
+        pytest.param(20240501, "2024-05-01T00:00:00.000Z", id="yyyymmdd-int"),
+        pytest.param(9999999999, "2286-11-20T17:46:39.000Z", id="epoch-seconds-largest"),
+        pytest.param(9999999999999, "2286-11-20T17:46:39.999Z", id="epoch-ms-largest"),
     ],
 )
 def test_datetime_accepts(value: object, expected: str) -> None:
@@ -319,6 +326,23 @@ def test_text_accepts(prop: PropertyDefinition, value: object, expected: str) ->
         ),
         pytest.param(definition("datetime", "date"), False, "INVALID_DATETIME", id="dt-bool"),
         pytest.param(definition("datetime", "date"), 10**30, "INVALID_DATETIME", id="dt-overflow"),
+        pytest.param(definition("date", "date"), 20241345, "INVALID_DATE", id="yyyymmdd-int-bad"),
+        pytest.param(definition("date", "date"), 1234567, "INVALID_DATE", id="int-7-digits"),
+        pytest.param(definition("date", "date"), 0, "INVALID_DATE", id="int-zero"),
+        pytest.param(definition("date", "date"), -86400000, "INVALID_DATE", id="int-negative"),
+        pytest.param(
+            definition("datetime", "date"), 17145711001, "INVALID_DATETIME", id="int-11-digits"
+        ),
+        pytest.param(
+            definition("datetime", "date"), 10**13, "INVALID_DATETIME", id="int-14-digits"
+        ),
+        pytest.param(definition("string"), "a\ud800b", "INVALID_TEXT", id="lone-surrogate"),
+        pytest.param(
+            PropertyDefinition.from_api(api_property("email")),
+            "\udfffa@b.co",
+            "INVALID_TEXT",
+            id="email-surrogate",
+        ),
         pytest.param(definition("bool"), 2, "INVALID_BOOLEAN", id="bool-2"),
         pytest.param(definition("bool"), "maybe", "INVALID_BOOLEAN", id="bool-word"),
         pytest.param(definition("bool"), "", "INVALID_BOOLEAN", id="bool-empty"),
@@ -602,8 +626,19 @@ def test_map_nulls(null_values: str, expected: dict[str, str]) -> None:
     assert mapper(null_values).map(record) == ("a@b.co", expected)
 
 
-def test_map_keeps_empty_string_for_text() -> None:
-    assert mapper().map({"Email": "a@b.co", "first_name": ""})[1]["firstname"] == ""
+def test_map_skips_an_empty_string_in_text_like_a_null() -> None:
+    assert "firstname" not in mapper().map({"Email": "a@b.co", "first_name": ""})[1]
+
+
+def test_map_clears_with_an_empty_string_when_null_values_is_clear() -> None:
+    assert mapper("clear").map({"Email": "a@b.co", "first_name": ""})[1]["firstname"] == ""
+
+
+def test_an_integer_date_that_fits_no_reading_says_which_integers_are_read() -> None:
+    with pytest.raises(CoercionError) as raised:
+        coerce_value(definition("date", "date"), 17145711001)
+    assert "epoch seconds (9 or 10 digits)" in raised.value.reason
+    assert "ISO 8601" in raised.value.reason
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,51 @@
+"""Reading Singer input: msgspec's fast decoder, the standard library's for what it refuses,
+and each STATE value kept with the exact text the tap sent."""
+
+from __future__ import annotations
+
+import decimal
+import json
+import sys
+
+import msgspec
+from singer_sdk.singerlib.encoding.base import GenericSingerReader
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+from target_hubspot_contacts.state import SentState
+
+_decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
+
+
+class _StateLine(msgspec.Struct):
+    value: msgspec.Raw
+
+
+class SingerInputReader(GenericSingerReader[str]):
+    """Decodes each line with msgspec; a line it refuses (`NaN`, `Infinity`, a lone surrogate
+    escape) is decoded as the SDK's default reader would, so its record can be judged alone."""
+
+    default_input = sys.stdin
+
+    def deserialize_json(self, line: str) -> dict:
+        """The message on one line; a STATE value remembers its text for relaying."""
+        try:
+            message = _decoder.decode(line)
+            fast = True
+        except msgspec.DecodeError:
+            message = _tolerant_decode(line)
+            fast = False
+        if isinstance(message, dict) and message.get("type") == "STATE":
+            value = message.get("value")
+            if isinstance(value, dict):
+                text = bytes(msgspec.json.decode(line, type=_StateLine).value) if fast else None
+                message["value"] = SentState(value, text.decode() if text else None)
+        return message
+
+
+def _tolerant_decode(line: str) -> dict:
+    try:
+        return json.loads(line, parse_float=decimal.Decimal)
+    except ValueError as exc:
+        shown = line if len(line) <= 200 else line[:200] + "..."
+        msg = f"Unable to parse line as JSON ({exc}): {shown}"
+        raise InvalidInputLine(msg) from None
