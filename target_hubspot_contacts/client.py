@@ -17,6 +17,7 @@ from target_hubspot_contacts.errors import (
 )
 from target_hubspot_contacts.ratelimit import RateGovernor
 from target_hubspot_contacts.retries import (
+    MAYBE_PROCESSED_STATUSES,
     RETRYABLE_STATUSES,
     TRANSIENT_REQUEST_ERRORS,
     CallStats,
@@ -37,11 +38,12 @@ __all__ = ["Answer", "CallStats", "HubSpotClient", "RejectedCallError"]
 
 @dataclasses.dataclass(frozen=True)
 class Answer:
-    """A successful (2xx) HubSpot answer."""
+    """A successful (2xx) HubSpot answer; `after_lost_answer` if an earlier try may have worked."""
 
     status: int
     body: t.Any
     correlation_id: str | None
+    after_lost_answer: bool = False
 
 
 class RejectedCallError(HubSpotAPIError):
@@ -50,6 +52,7 @@ class RejectedCallError(HubSpotAPIError):
     def __init__(self, message: str, *, status: int, body: t.Any, correlation_id: str | None):
         super().__init__(message, status=status, body=body)
         self.correlation_id = correlation_id
+        self.after_lost_answer = False  # an earlier try may have done what this one was refused
 
     @property
     def category(self) -> str | None:
@@ -90,12 +93,28 @@ class HubSpotClient:
         return self.request("POST", self.paths.contact_properties, json=definition).body
 
     def request(self, method: str, path: str, *, json: t.Any = None) -> Answer:
-        """Send one API call, retrying transient failures within the retry budget."""
-        return self._retrier.call(
-            lambda: self._send_once(method, path, json),
-            what=f"{method} {path}",
-            advice="Rerun later, or raise `max_retry_seconds`.",
-        )
+        """Send one API call, retrying transient failures within the retry budget. The answer
+        (or refusal) says if an earlier try's answer was lost after HubSpot may have acted."""
+        lost: list[RetryableError] = []
+
+        def attempt() -> Answer:
+            try:
+                return self._send_once(method, path, json)
+            except RetryableError as error:
+                if error.maybe_processed:
+                    lost.append(error)
+                raise
+
+        try:
+            answer = self._retrier.call(
+                attempt,
+                what=f"{method} {path}",
+                advice="Rerun later, or raise `max_retry_seconds`.",
+            )
+        except RejectedCallError as refused:
+            refused.after_lost_answer = bool(lost)
+            raise
+        return dataclasses.replace(answer, after_lost_answer=True) if lost else answer
 
     def _send_once(self, method: str, path: str, json: t.Any) -> Answer:
         authorization = self._token.authorization()
@@ -110,7 +129,11 @@ class HubSpotClient:
                 session.prepare_request(request), timeout=self._timeout, **environment
             )
         except TRANSIENT_REQUEST_ERRORS as exc:
-            raise RetryableError(f"{type(exc).__name__} talking to {self.api_url}") from None
+            # Only a failure to connect is sure to have left HubSpot untouched.
+            raise RetryableError(
+                f"{type(exc).__name__} talking to {self.api_url}",
+                maybe_processed=not isinstance(exc, requests.ConnectTimeout),
+            ) from None
         except requests.RequestException as exc:
             # Only the type: the message of e.g. InvalidHeader quotes the Authorization header.
             msg = f"Could not send {method} {path} to {self.api_url}: {type(exc).__name__}."
@@ -132,7 +155,11 @@ class HubSpotClient:
             self._retrier.count("rate_limited")
             return self._rate_limited(response, body, detail)
         if status in RETRYABLE_STATUSES:
-            raise RetryableError(detail, retry_after=self._retrier.retry_after(response, status))
+            raise RetryableError(
+                detail,
+                retry_after=self._retrier.retry_after(response, status),
+                maybe_processed=status in MAYBE_PROCESSED_STATUSES,
+            )
         if status == 401:
             if error_category(body) == "EXPIRED_AUTHENTICATION":
                 self._token.renew(authorization)

@@ -26,6 +26,15 @@ MAX_INPUTS_PER_CALL = 100  # HubSpot refuses a batch call with more inputs
 WRITE_MODES = ("upsert", "update_only", "create_only")
 # Refusals about a property rather than a value: every later record would fail the same way.
 PORTAL_ERROR_CODES = frozenset({"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE"})
+# Whole-call refusals one bad input can cause (a value, a unique value taken, a size limit).
+CONFLICT, TOO_LARGE = 409, 413
+
+
+def concerns_one_record(error: RejectedCallError) -> bool:
+    """Whether HubSpot may have refused the whole call for a single input's sake."""
+    if error.status in (CONFLICT, TOO_LARGE):
+        return True
+    return error.status == 400 and error.category == "VALIDATION_ERROR"
 
 
 def conflict_key(id_value: str) -> str:
@@ -73,7 +82,14 @@ class ContactsAPI:
             return [self._dry_run_outcome(contact, existing) for contact in contacts]
         if self._write_mode == "update_only":
             return self._update_existing(contacts, existing)
-        return self._create_missing(contacts, existing, look_again_on_conflict=True)
+        to_create = [c for c in contacts if self.identity(c.id_value) not in existing]
+        created = iter(self._create(to_create))
+        return [
+            Skipped(self._already_exists(c))
+            if self.identity(c.id_value) in existing
+            else next(created)
+            for c in contacts
+        ]
 
     def archive(self, id_values: list[str]) -> list[Outcome]:
         """Archive the contacts with these ids; a contact that does not exist is counted."""
@@ -130,33 +146,47 @@ class ContactsAPI:
             for c in contacts
         ]
 
-    def _create_missing(
-        self,
-        contacts: list[ContactInput],
-        existing: dict[str, str],
-        *,
-        look_again_on_conflict: bool,
-    ) -> list[Outcome]:
-        to_create = [c for c in contacts if self.identity(c.id_value) not in existing]
-
-        def create_input(contact: ContactInput) -> dict:
-            return {"properties": {**contact.properties, self._id_property: contact.id_value}}
-
+    def _create(self, contacts: list[ContactInput]) -> list[Outcome]:
+        """Create contacts that did not exist when looked up; one outcome each."""
         try:
-            created = iter(self._traced("create", to_create, create_input))
+            return self._traced("create", contacts, self._create_input, parts=self._create)
         except RejectedCallError as exc:
-            if exc.status != 409 or not look_again_on_conflict:
+            if exc.status != CONFLICT:
                 raise
-            # Created by someone else since we looked: look again, then create the rest.
+            return self._after_create_conflict(contacts, exc)
+
+    def _after_create_conflict(
+        self, contacts: list[ContactInput], conflict: RejectedCallError
+    ) -> list[Outcome]:
+        """A 409: some contact exists now. Look again; create the rest, or find the culprit."""
+        existing = self.find([contact.id_value for contact in contacts])
+        rest = [c for c in contacts if self.identity(c.id_value) not in existing]
+        if len(rest) == len(contacts):  # none appeared: another unique value is taken
+            if len(contacts) == 1:
+                return [_lone_refusal(conflict)]
+            middle = len(contacts) // 2
+            return self._create(contacts[:middle]) + self._create(contacts[middle:])
+        if conflict.after_lost_answer:
+            self._logger.warning(
+                "The answer to a batch create was lost and its retry found %d of its contacts "
+                "already there. They are counted as created, unconfirmed: this run most likely "
+                "created them, but another writer could have in the meantime.",
+                len(contacts) - len(rest),
+            )
+        else:
             self._logger.info("A contact appeared since it was looked up (409); looking again.")
-            existing = self.find([c.id_value for c in contacts])
-            return self._create_missing(contacts, existing, look_again_on_conflict=False)
+        created = iter(self._create(rest))
         return [
-            Skipped(self._already_exists(c))
-            if self.identity(c.id_value) in existing
-            else next(created)
+            next(created)
+            if self.identity(c.id_value) not in existing
+            else Written(new=True, confirmed=False)
+            if conflict.after_lost_answer
+            else Skipped(self._already_exists(c))
             for c in contacts
         ]
+
+    def _create_input(self, contact: ContactInput) -> dict:
+        return {"properties": {**contact.properties, self._id_property: contact.id_value}}
 
     def _not_found(self, contact: ContactInput) -> str:
         return (
@@ -177,11 +207,17 @@ class ContactsAPI:
         }
 
     def _traced(
-        self, action: str, contacts: list[ContactInput], to_input: t.Callable[[ContactInput], dict]
+        self,
+        action: str,
+        contacts: list[ContactInput],
+        to_input: t.Callable[[ContactInput], dict],
+        parts: t.Callable[[list[ContactInput]], list[Outcome]] | None = None,
     ) -> list[Outcome]:
-        """Send one call with a trace id per input; split it if HubSpot refuses it whole."""
+        """Send one call with a trace id per input; if HubSpot refuses it whole for one input's
+        sake, or leaves inputs unaccounted for, send `parts` of it until each stands alone."""
         if not contacts:
             return []
+        parts = parts or (lambda part: self._traced(action, part, to_input))
         inputs = [
             {**to_input(contact), "objectWriteTraceId": str(index)}
             for index, contact in enumerate(contacts)
@@ -189,34 +225,65 @@ class ContactsAPI:
         try:
             answer = self._batch(action, {"inputs": inputs})
         except RejectedCallError as exc:
-            if exc.status != 400 or exc.category != "VALIDATION_ERROR":
-                raise
-            return self._split(action, contacts, to_input, exc)
-        return _match_answer(action, len(contacts), answer)
+            if not concerns_one_record(exc) or (exc.status == CONFLICT and action == "create"):
+                raise  # a create's 409 is looked into by _create
+            self._check_id_property(action, exc)
+            if len(contacts) == 1:
+                return [_lone_refusal(exc)]
+            self._logger.info(
+                "HubSpot refused a %s of %d contacts (%s); splitting it to find which.",
+                action,
+                len(contacts),
+                exc.status,
+            )
+            return _in_halves(contacts, parts)
+        outcomes, untraced = _match_answer(action, len(contacts), answer)
+        missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
+        if not missing:
+            return t.cast("list[Outcome]", outcomes)
+        if len(contacts) == 1:  # refused, and this is the only input it can be about
+            return [
+                _record_rejection(reason_from_hubspot_error(untraced[0], answer.correlation_id))
+            ]
+        self._logger.info(
+            "HubSpot refused %d of a %s of %d contacts without naming them; sending them again.",
+            len(missing),
+            action,
+            len(contacts),
+        )
+        unaccounted = [contacts[index] for index in missing]
+        again = iter(
+            _in_halves(unaccounted, parts) if len(missing) == len(contacts) else parts(unaccounted)
+        )
+        return [next(again) if outcome is None else outcome for outcome in outcomes]
 
-    def _split(
-        self,
-        action: str,
-        contacts: list[ContactInput],
-        to_input: t.Callable[[ContactInput], dict],
-        error: RejectedCallError,
-    ) -> list[Outcome]:
-        """HubSpot refused a whole call for a bad input: halve it until the culprits stand alone."""
+    def _check_id_property(self, action: str, error: RejectedCallError) -> None:
+        """A refusal of the id property itself would refuse every record: stop the run."""
         message = str(error.body.get("message", "")) if isinstance(error.body, dict) else ""
         if "non-unique" in message:
             msg = f"HubSpot cannot {action} by `id_property` '{self._id_property}': {message}"
             raise ConfigurationError(msg)
-        if len(contacts) == 1:
-            return [_record_rejection(reason_from_hubspot_error(error.body, error.correlation_id))]
-        self._logger.info(
-            "HubSpot refused a %s of %d contacts for a bad value; splitting it to find which.",
-            action,
-            len(contacts),
+
+
+def _in_halves(
+    contacts: list[ContactInput], send: t.Callable[[list[ContactInput]], list[Outcome]]
+) -> list[Outcome]:
+    middle = len(contacts) // 2
+    return send(contacts[:middle]) + send(contacts[middle:])
+
+
+def _lone_refusal(error: RejectedCallError) -> Rejected:
+    """The rejection of the one record a whole-call refusal was about."""
+    if error.status == TOO_LARGE:
+        reason = Reason(
+            source="hubspot",
+            message="the record alone is larger than HubSpot accepts in one call "
+            "(413 Payload Too Large)",
+            code="PAYLOAD_TOO_LARGE",
+            correlation_id=error.correlation_id,
         )
-        middle = len(contacts) // 2
-        return self._traced(action, contacts[:middle], to_input) + self._traced(
-            action, contacts[middle:], to_input
-        )
+        return Rejected(reason)
+    return _record_rejection(reason_from_hubspot_error(error.body, error.correlation_id))
 
 
 def _record_rejection(reason: Reason) -> Rejected:
@@ -231,25 +298,34 @@ def _record_rejection(reason: Reason) -> Rejected:
     return Rejected(reason)
 
 
-def _match_answer(action: str, sent: int, answer: Answer) -> list[Outcome]:
-    """Pair each input with its result or error by trace id; all must be accounted for."""
+def _match_answer(
+    action: str, sent: int, answer: Answer
+) -> tuple[list[Outcome | None], list[dict]]:
+    """Each input's result or error by trace id (None where HubSpot named neither), and the
+    errors that name no input. Unaccounted inputs with no such error to explain them stop
+    the run: nothing says they were refused, so they cannot be sent again blindly."""
     body = answer.body if isinstance(answer.body, dict) else {}
     outcomes: dict[str, Outcome] = {}
     for result in body.get("results") or []:
         new = bool(result.get("new", action == "create"))
         outcomes[str(result.get("objectWriteTraceId"))] = Written(new=new)
+    untraced = []
     for error in body.get("errors") or []:
-        for trace_id in (error.get("context") or {}).get("objectWriteTraceId") or []:
+        trace_ids = (error.get("context") or {}).get("objectWriteTraceId") or []
+        if not trace_ids:
+            untraced.append(error)
+        for trace_id in trace_ids:
             outcomes[str(trace_id)] = _record_rejection(
                 reason_from_hubspot_error(error, answer.correlation_id)
             )
-    missing = [str(index) for index in range(sent) if str(index) not in outcomes]
-    if missing:
+    matched = [outcomes.get(str(index)) for index in range(sent)]
+    if None in matched and not untraced:
+        accounted = sent - matched.count(None)
         msg = (
             f"HubSpot answered {answer.status} to a batch {action} of {sent} contacts but "
-            f"accounted for only {sent - len(missing)} of them, so the rest cannot be assumed "
+            f"accounted for only {accounted} of them, so the rest cannot be assumed "
             "written; stopping before STATE moves past them. Rerun from the last STATE "
             f"(writes are safe to repeat). [correlation id {answer.correlation_id}]"
         )
         raise HubSpotAPIError(msg, status=answer.status, body=answer.body)
-    return [outcomes[str(index)] for index in range(sent)]
+    return matched, untraced

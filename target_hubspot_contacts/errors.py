@@ -36,6 +36,10 @@ class HubSpotAPIError(TargetError):
         self.body = body
 
 
+class CallAbandoned(TargetError):  # noqa: N818 - a state, not a failure of its own
+    """A call stopped retrying because the run is stopping; its records stay unwritten."""
+
+
 class UnwrittenRecordsError(TargetError):
     """The run ended with records that were neither written nor recorded as rejected."""
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+
+from anyascii import anyascii
 
 from target_hubspot_contacts.errors import ConfigurationError
 
@@ -27,6 +30,7 @@ _EPOCH_SECONDS_DIGITS = (9, 10)
 _EPOCH_MILLISECONDS_DIGITS = (12, 13)
 _MAX_DECIMAL_EXPONENT = 1000  # guards against rendering 1E+999999999 as a billion digits
 _SHOWN_OPTIONS = 20
+_MAX_NAME_STEM = 60
 _SHOWN_CHARS = 80
 
 _NAME_NOISE = re.compile(r"[\s_\-]+")
@@ -815,9 +819,18 @@ def _infer_type(schema: Mapping[str, object]) -> tuple[str, str]:
 
 
 def _internal_name(field_name: str) -> str:
-    """HubSpot-safe internal name: ASCII lowercase, digits and `_`, starting with a letter."""
-    name = re.sub(r"[^a-z0-9]+", "_", field_name.lower()).strip("_") or "field"
-    return name if name[0].isalpha() else f"p_{name}"
+    """HubSpot-safe internal name (lowercase ASCII letters, digits, `_`, from a letter),
+    transliterated to stay readable (`Prénom` -> `prenom_…`, `名前` -> `mingqian_…`). A name
+    that is not the field name as written gets a short hash of it, so two fields never share
+    one, and the same field gets the same name in every run."""
+    stem = re.sub(r"[^a-z0-9]+", "_", anyascii(field_name).lower()).strip("_")
+    stem = stem[:_MAX_NAME_STEM].rstrip("_") or "field"
+    if not stem[0].isalpha():
+        stem = f"p_{stem}"
+    if stem == re.sub(r"[\s\-]+", "_", field_name.strip()).lower():
+        return stem
+    digest = hashlib.blake2s(field_name.encode("utf-8", "surrogatepass"), digest_size=3)
+    return f"{stem}_{digest.hexdigest()}"
 
 
 def infer_property_definition(field_name: str, field_schema: Mapping[str, object]) -> dict:

@@ -143,9 +143,14 @@ def _property_errors(message: str) -> list[dict]:
 
 @dataclasses.dataclass(frozen=True)
 class Written:
-    """HubSpot confirmed the contact; `new` says whether it was created."""
+    """HubSpot confirmed the contact; `new` says whether it was created.
+
+    Unconfirmed: a create whose answer was lost, retried, found the contact there (this run
+    most likely created it; another writer may have).
+    """
 
     new: bool
+    confirmed: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +187,7 @@ class RunCounts:
     """
 
     created: int = 0
+    created_unconfirmed: int = 0
     updated: int = 0
     archived: int = 0
     not_found_to_archive: int = 0
@@ -196,6 +202,9 @@ class RunCounts:
             return
         self.merged += records - 1
         if isinstance(outcome, Written):
+            if not outcome.confirmed:
+                self.created_unconfirmed += 1
+                return
             self.created += outcome.new
             self.updated += not outcome.new
         elif isinstance(outcome, Archived):
@@ -221,6 +230,7 @@ class MetricName:
 # its tags are not shown (Meltano's console log shows only the name and the value).
 _COUNT_METRICS = {
     "created": "contacts_created",
+    "created_unconfirmed": "contacts_created_unconfirmed",
     "updated": "contacts_updated",
     "archived": "contacts_archived",
     "not_found_to_archive": "contacts_not_found_to_archive",
@@ -245,14 +255,20 @@ def report_run(
 ) -> None:
     """Log one summary line, and its figures that are not 0 as Singer metrics."""
     unsettled = records_read - counts.records
+    unconfirmed = (
+        f" ({counts.created_unconfirmed} more created unconfirmed: their answer was lost)"
+        if counts.created_unconfirmed
+        else ""
+    )
     logger.info(
-        "%s: %d created, %d updated, %d archived, %d deletions found no contact, "
+        "%s: %d created%s, %d updated, %d archived, %d deletions found no contact, "
         "%d skipped, %d rejected; %d API calls, %d retries, %d rate-limited (429). "
         "%d records read, %d of them merged into another record's call%s.",
         "Dry run, nothing written. HubSpot contacts that would be"
         if dry_run
         else "HubSpot contacts",
         counts.created,
+        unconfirmed,
         counts.updated,
         counts.archived,
         counts.not_found_to_archive,

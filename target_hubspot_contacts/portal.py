@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
+from target_hubspot_contacts.client import RejectedCallError
 from target_hubspot_contacts.mapping import (
     FieldPlan,
     PropertyDefinition,
@@ -118,19 +119,41 @@ class Portal:
     ) -> None:
         for field in fields:
             body = infer_property_definition(field, field_schemas.get(field) or {})
+            definition = self.properties.get(body["name"])
+            if definition is None:
+                definition = self._create_property(body, field)
+            else:
+                self._logger.warning(
+                    "Field '%s' writes the existing contact property '%s' (%s).",
+                    field,
+                    definition.name,
+                    definition.type,
+                )
+            if definition is not None:
+                self._property_mapping.setdefault(field, definition.name)
+
+    def _create_property(self, body: dict, field: str) -> PropertyDefinition | None:
+        """Create a property (a dry run only says so); if it exists already (409), use the
+        portal's definition."""
+        try:
             # A dry run maps the field as if the property existed, so its counts are the real ones.
             created = None if self._dry_run else self._client.create_contact_property(body)
-            definition = PropertyDefinition.from_api(created or body)
-            self.properties[definition.name] = definition
-            self._property_mapping.setdefault(field, definition.name)
-            self._logger.warning(
-                "%s custom contact property '%s' (%s) for field '%s'.",
-                "Dry run: would create" if self._dry_run else "Created",
-                definition.name,
-                definition.type,
-                field,
-            )
-            self._created_for.add(field)
+        except RejectedCallError as exc:
+            if exc.status != 409:
+                raise
+            self._properties = None  # created meanwhile by someone else: read them again
+            return self.properties.get(body["name"])
+        definition = PropertyDefinition.from_api(created or body)
+        self.properties[definition.name] = definition
+        self._logger.warning(
+            "%s custom contact property '%s' (%s) for field '%s'.",
+            "Dry run: would create" if self._dry_run else "Created",
+            definition.name,
+            definition.type,
+            field,
+        )
+        self._created_for.add(field)
+        return definition
 
     def _report_leftovers(
         self, stream_name: str, unmatched: t.Sequence[str], read_only: t.Sequence[str]

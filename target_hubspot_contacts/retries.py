@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import email.utils
+import itertools
+import math
 import random
 import threading
+import time
 import typing as t
 
-import backoff
 import requests
 
-from target_hubspot_contacts.errors import HubSpotAPIError
+from target_hubspot_contacts.errors import CallAbandoned, HubSpotAPIError
 
 if t.TYPE_CHECKING:
     import logging
@@ -23,6 +26,8 @@ TRANSIENT_REQUEST_ERRORS = (
     requests.exceptions.ChunkedEncodingError,  # the answer was cut off mid-body
     requests.exceptions.ContentDecodingError,
 )
+# Answers after which HubSpot may have done the work: the request reached it, the answer did not.
+MAYBE_PROCESSED_STATUSES = frozenset({500, 502, 504, 521, 523, 524})
 LOCKED_MIN_WAIT_SECONDS = 2.0
 
 T = t.TypeVar("T")
@@ -40,10 +45,13 @@ class CallStats:
 class RetryableError(Exception):
     """A transient failure; carries HubSpot's hint of how long to wait, if any."""
 
-    def __init__(self, description: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, description: str, *, retry_after: float | None = None, maybe_processed: bool = False
+    ) -> None:
         super().__init__(description)
         self.description = description
         self.retry_after = retry_after
+        self.maybe_processed = maybe_processed  # HubSpot may have done it; the answer was lost
 
 
 class Retrier:
@@ -58,25 +66,48 @@ class Retrier:
         self.stats = CallStats()
         self._logger = logger
         self._stats_lock = threading.Lock()
+        self._abandoned = threading.Event()
+
+    def abandon(self) -> None:
+        """From now on a failed call is not tried again, and a wait before a retry ends now."""
+        self._abandoned.set()
 
     def call(self, attempt: t.Callable[[], T], *, what: str, advice: str) -> T:
-        """`attempt()`, retried with backoff; once the budget is spent, an error saying so."""
-        retried = backoff.on_exception(
-            wait_times,
-            RetryableError,
-            max_time=self.max_retry_seconds,
-            jitter=None,
-            on_backoff=self._log_retry,
-            on_giveup=self._log_giveup,
-        )(attempt)
-        try:
-            return retried()
-        except RetryableError as last:
-            msg = (
-                f"HubSpot kept failing {what} for {self.max_retry_seconds:.0f} s (last: "
-                f"{last.description}; see the retries logged above); giving up. {advice}"
-            )
-            raise HubSpotAPIError(msg) from None
+        """`attempt()`, retried with backoff; once the budget is spent, an error saying so.
+
+        The waits are this loop's own, not backoff's `time.sleep`, so that a signal can end
+        them at once (`abandon`).
+        """
+        started = time.monotonic()
+        waits = wait_times()
+        next(waits)
+        for tries in itertools.count(1):
+            try:
+                return attempt()
+            except RetryableError as error:
+                elapsed = time.monotonic() - started
+                if self._abandoned.is_set():
+                    raise CallAbandoned(f"{what} abandoned: {error.description}") from None
+                if elapsed >= self.max_retry_seconds:
+                    self._logger.error(
+                        "HubSpot call failed (%s) after %d tries in %.0f s.",
+                        error.description,
+                        tries,
+                        elapsed,
+                    )
+                    msg = (
+                        f"HubSpot kept failing {what} for {self.max_retry_seconds:.0f} s (last: "
+                        f"{error.description}; see the retries logged above); giving up. {advice}"
+                    )
+                    raise HubSpotAPIError(msg) from None
+                wait = min(waits.send(error), self.max_retry_seconds - elapsed)
+                self.count("retries")
+                self._logger.warning(
+                    "HubSpot call failed (%s); retry %d in %.1f s.", error.description, tries, wait
+                )
+                if self._abandoned.wait(wait):
+                    raise CallAbandoned(f"{what} abandoned: {error.description}") from None
+        raise AssertionError  # unreachable: the loop returns or raises
 
     def retry_after(self, response: requests.Response, status: int) -> float | None:
         """HubSpot's hint of how long to wait, never past the whole retry budget."""
@@ -87,23 +118,6 @@ class Retrier:
         """Add one to a counter of `stats`."""
         with self._stats_lock:
             setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-
-    def _log_retry(self, details: dict) -> None:
-        self.count("retries")
-        self._logger.warning(
-            "HubSpot call failed (%s); retry %d in %.1f s.",
-            details["exception"].description,
-            details["tries"],
-            details["wait"],
-        )
-
-    def _log_giveup(self, details: dict) -> None:
-        self._logger.error(
-            "HubSpot call failed (%s) after %d tries in %.0f s.",
-            details["exception"].description,
-            details["tries"],
-            details["elapsed"],
-        )
 
 
 def wait_times(
@@ -141,11 +155,24 @@ def describe_failure(status: int, body: t.Any, correlation_id: str | None) -> st
 
 
 def _retry_after(response: requests.Response, status: int) -> float | None:
-    header = response.headers.get("Retry-After")
-    try:
-        seconds = float(header) if header is not None else None
-    except ValueError:
-        seconds = None
+    """Seconds HubSpot asks to wait (a number or an HTTP date); None if absent or nonsense."""
+    seconds = _seconds_from_header(response.headers.get("Retry-After"))
     if status == 423:
         return max(seconds or 0.0, LOCKED_MIN_WAIT_SECONDS)
     return seconds
+
+
+def _seconds_from_header(header: str | None) -> float | None:
+    if header is None:
+        return None
+    try:
+        seconds = float(header)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        seconds = moment.timestamp() - time.time()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None

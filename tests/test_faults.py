@@ -84,17 +84,13 @@ def test_retry_after_is_honoured(hubspot, config, tmp_path):
 
 
 def test_client_errors_other_than_locks_are_not_retried(hubspot, config, tmp_path):
-    hubspot.inject(
-        "/batch/upsert",
-        status=409,
-        body={"status": "error", "message": "Conflict", "category": "CONFLICT"},
-    )
+    hubspot.inject("/batch/upsert", status=404)
 
     result = run_target(tmp_path, config, contacts_input(2))
 
     assert result.returncode == 1
     assert len(hubspot.calls("/batch/upsert")) == 1
-    assert "409" in result.stderr
+    assert "404" in result.stderr
 
 
 def test_retries_stop_after_the_total_wait_budget(hubspot, config, tmp_path):

@@ -782,10 +782,20 @@ def test_infer_type(schema: dict, type_: str, field_type: str) -> None:
     [
         pytest.param("Shoe Size", "shoe_size", id="spaces"),
         pytest.param("shoeSize", "shoesize", id="camel"),
-        pytest.param("--Shoe--Size (EU)!", "shoe_size_eu", id="collapse-and-strip"),
-        pytest.param("2fa_enabled", "p_2fa_enabled", id="leading-digit"),
-        pytest.param("_private", "private", id="leading-underscore"),
+        pytest.param("--Shoe--Size (EU)!", "shoe_size_eu_2a0f3b", id="collapse-and-strip"),
+        pytest.param("2fa_enabled", "p_2fa_enabled_fdbd9a", id="leading-digit"),
+        pytest.param("_private", "private_6a739a", id="leading-underscore"),
+        pytest.param("Prénom", "prenom_24d2c7", id="accents"),
+        pytest.param("名前", "mingqian_2ab6ba", id="cjk"),
+        pytest.param("Имя", "imya_0b8520", id="cyrillic"),
     ],
 )
 def test_infer_internal_name(field: str, name: str) -> None:
+    # A name that is not the field as written carries a hash of the field name.
     assert infer_property_definition(field, {"type": "string"})["name"] == name
+
+
+def test_internal_names_are_unique_for_fields_that_read_alike() -> None:
+    fields = ["Prénom", "prenom", "Prenom!", "名前", "名字", "Имя", "имя", "", "_"]
+    names = [infer_property_definition(f, {"type": "string"})["name"] for f in fields]
+    assert len(set(names)) == len(names)

@@ -77,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
         "in an `errors` list (listed)",
     )
     parser.add_argument(
+        "--untraced-errors",
+        action="store_true",
+        help="leave objectWriteTraceId out of 207 errors (the target must find the culprits)",
+    )
+    parser.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=0,
+        help="answer 413 to a request body larger than this (0 = no limit)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -125,6 +136,8 @@ def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
         partial_upserts=not args.no_partial_upserts,
         dated_only=args.dated_only,
         error_shape=args.error_shape,
+        traced_errors=not args.untraced_errors,
+        max_request_bytes=args.max_request_bytes or None,
         host=args.host,
         port=args.port,
     )

@@ -135,9 +135,11 @@ def _whole_call_error(failed: list[_Write], shape: str) -> Reply:
     return error_reply(400, message, "VALIDATION_ERROR", errors=_details(errors))
 
 
-def _input_error(write: _Write, shape: str) -> dict[str, Any]:
-    """One entry of a 207 `errors` list, naming its input by trace id."""
-    context: dict[str, list[str | None]] = {"objectWriteTraceId": [write.trace_id]}
+def _input_error(write: _Write, shape: str, *, traced: bool) -> dict[str, Any]:
+    """One entry of a 207 `errors` list, naming its input by trace id when `traced`."""
+    context: dict[str, list[str | None]] = (
+        {"objectWriteTraceId": [write.trace_id]} if traced else {}
+    )
     entry: dict[str, Any] = {"status": "error"}
     if write.errors:
         entry.update(category="VALIDATION_ERROR")
@@ -204,6 +206,7 @@ class ContactStore:
         self._rules = rules
         self.partial_upserts = partial_upserts
         self.error_shape = error_shape
+        self.traced_errors = True  # False: 207 errors do not say which input they are about
         self.clear()
 
     def clear(self) -> None:
@@ -295,7 +298,7 @@ class ContactStore:
         if reply is not None:
             return reply
         results = [self._apply(write, mode) for write in valid]
-        errors = [_input_error(write, self.error_shape) for write in failed]
+        errors = [_input_error(w, self.error_shape, traced=self.traced_errors) for w in failed]
         return _batch_reply(results, errors, 201 if mode == "create" else 200, started)
 
     def _check_id_properties(self, inputs: list[dict[str, Any]], mode: str) -> Reply | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from target_hubspot_contacts.emulator.properties import (
@@ -16,6 +17,7 @@ from target_hubspot_contacts.emulator.versions import dated
 
 # Each serves GET (list) and POST (create).
 PROPERTY_PATHS = ("/crm/v3/properties/contacts", *dated("/crm/properties/{version}/contacts"))
+INTERNAL_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class PropertyCatalog:
@@ -58,6 +60,12 @@ class PropertyCatalog:
             prop = normalize_property(body)
         except PropertyDefinitionError as exc:
             return error_reply(400, str(exc), "VALIDATION_ERROR")
+        if not INTERNAL_NAME.fullmatch(prop["name"]):
+            message = (
+                f"Property name '{prop['name']}' is invalid: use lowercase letters, digits and "
+                "underscores, starting with a letter."
+            )
+            return error_reply(400, message, "VALIDATION_ERROR")
         if prop["name"] in self.definitions:
             message = f"Property named '{prop['name']}' already exists."
             return error_reply(409, message, "OBJECT_ALREADY_EXISTS")

@@ -54,6 +54,7 @@ class ApiRequest:
     body: Any = None
     form: bool = False
     body_error: str | None = None
+    size: int = 0  # bytes in the body
 
     @classmethod
     def parse(cls, method: str, target: str, headers: dict[str, str], raw: bytes) -> ApiRequest:
@@ -61,6 +62,7 @@ class ApiRequest:
         url = urlsplit(target)
         path = url.path.rstrip("/") or "/"
         request = cls(method, path, dict(parse_qsl(url.query, keep_blank_values=True)), headers)
+        request.size = len(raw)
         if "application/x-www-form-urlencoded" in headers.get("content-type", ""):
             request.form = True
             request.body = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))

@@ -117,6 +117,7 @@ class HubSpotState:
         self.scopes = frozenset(ALL_SCOPES if scopes is None else scopes)
         self.latency = latency
         self.dated_only = dated_only  # answer numeric-version paths as HubSpot will once retired
+        self.max_request_bytes: int | None = None  # larger bodies get 413
         self._tokens = TokenAuthority(access_token, token_ttl)
         self._limits = RateLimits(rate_limit, interval_ms, daily_limit)
         self._faults = FaultQueue()
@@ -151,6 +152,16 @@ class HubSpotState:
     def access_token(self) -> str | None:
         """The static private-app token accepted."""
         return self._tokens.access_token
+
+    @property
+    def traced_errors(self) -> bool:
+        """Whether 207 errors carry the `objectWriteTraceId` of their input."""
+        return self._contacts.traced_errors
+
+    @traced_errors.setter
+    def traced_errors(self, traced: bool) -> None:
+        with self.lock:
+            self._contacts.traced_errors = traced
 
     # ----- control and inspection (called from HubSpotEmulator) -----
 
@@ -276,6 +287,9 @@ class HubSpotState:
     def _dispatch(self, request: ApiRequest) -> Reply:
         if self.dated_only and is_retired(request.path):
             return not_found(request)
+        if self.max_request_bytes is not None and request.size > self.max_request_bytes:
+            # As a gateway answers, before any HubSpot logic, auth or rate limit.
+            return Reply(413, {"status": "error", "message": "Request Entity Too Large"})
         route = self._routes.find(request.path, request.method)
         if route is None:
             known = self._routes.knows(request.path)

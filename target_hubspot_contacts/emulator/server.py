@@ -168,6 +168,8 @@ class HubSpotEmulator:
         partial_upserts: bool = True,
         dated_only: bool = False,
         error_shape: str = "embedded",
+        traced_errors: bool = True,
+        max_request_bytes: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -188,6 +190,8 @@ class HubSpotEmulator:
             dated_only=dated_only,
             error_shape=error_shape,
         )
+        self.traced_errors = traced_errors
+        self.max_request_bytes = max_request_bytes
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -253,6 +257,24 @@ class HubSpotEmulator:
     @latency.setter
     def latency(self, seconds: float) -> None:
         self._state.latency = seconds
+
+    @property
+    def traced_errors(self) -> bool:
+        """Whether 207 errors name their input by `objectWriteTraceId`; settable while running."""
+        return self._state.traced_errors
+
+    @traced_errors.setter
+    def traced_errors(self, traced: bool) -> None:
+        self._state.traced_errors = traced
+
+    @property
+    def max_request_bytes(self) -> int | None:
+        """Request bodies larger than this get 413 (None = no limit); settable while running."""
+        return self._state.max_request_bytes
+
+    @max_request_bytes.setter
+    def max_request_bytes(self, limit: int | None) -> None:
+        self._state.max_request_bytes = limit
 
     # ----- setup -----
 
