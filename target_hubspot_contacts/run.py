@@ -41,9 +41,11 @@ class Run:
         *,
         paths: ApiPaths,
         retrier: Retrier,
+        on_failure: t.Callable[[BaseException], None] | None = None,
     ) -> None:
         self.dry_run = bool(config["dry_run"])
         self._finished = False
+        self._retrier = retrier
         self.client = HubSpotClient(
             api_url=config["api_url"],
             paths=paths,
@@ -81,14 +83,19 @@ class Run:
             batch_size=config.get("batch_size_rows") or MAX_INPUTS_PER_CALL,
             max_concurrency=config["max_concurrency"],
             logger=logger,
+            on_failure=on_failure,
         )
 
-    def finish(self, logger: logging.Logger) -> None:
-        """Let calls in flight finish, report once, release files; later calls do nothing."""
+    def finish(self, logger: logging.Logger, *, wait: bool = True) -> None:
+        """Let calls in flight finish (unless not `wait`: their answers are then ignored),
+        report once, release files; later calls do nothing."""
         if self._finished:
             return
         self._finished = True
-        self.writer.close()
+        if not wait:
+            self._retrier.abandon()
+            self.writer.stop_settling()
+        self.writer.close(wait=wait)
         self.rejects.report()
         report_run(
             logger,

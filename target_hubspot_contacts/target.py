@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import typing as t
 
 from singer_sdk import typing as th
@@ -28,6 +30,9 @@ from target_hubspot_contacts.state import state_text
 
 if t.TYPE_CHECKING:
     from types import FrameType
+
+# Sent by a worker thread to the main thread when a call fails: it wakes a blocking read of input.
+CALL_FAILED_SIGNAL = getattr(signal, "SIGUSR1", None)
 
 
 class TargetHubSpotContacts(Target):
@@ -151,6 +156,9 @@ class TargetHubSpotContacts(Target):
         ),
     ).to_dict()
 
+    _main_wakeable = False  # set by _setup_signal_handlers, which the SDK's __init__ calls
+    _ending = False  # the run is reporting and exiting: signals and failures change nothing now
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._run: Run | None = None
@@ -211,6 +219,7 @@ class TargetHubSpotContacts(Target):
                 _write_state,
                 paths=self._paths,
                 retrier=self._retrier,
+                on_failure=self._call_failed,
             )
         return self._run
 
@@ -228,16 +237,39 @@ class TargetHubSpotContacts(Target):
         self._raise_if_incomplete()
 
     def listen(self, file_input: t.IO[str] | None = None) -> None:
-        """Read messages until the end; stop cleanly on signals and on user-facing errors."""
+        """Read messages until the end; any failure, in any thread, ends the run the same way."""
         try:
             super().listen(file_input)
         except TerminationRequested as stop:
             self._exit_after_signal(stop.signum)
-        except TargetError as exc:
-            self.logger.error("%s", exc)  # the message is the whole story: no traceback
-            if self._run is not None:
-                self._run.finish(self.logger)
-            sys.exit(1)
+        except Exception as exc:  # every failure gets the summary, then its own last line
+            self._exit_after_failure(exc)
+
+    def _exit_after_failure(self, error: Exception) -> t.NoReturn:
+        """Report, then print the error as the run's last line; calls in flight are abandoned."""
+        self._ending = True
+        expected = isinstance(error, TargetError)
+        if not expected:
+            self.logger.error("Unexpected error:", exc_info=error)
+        if self._run is not None:
+            self._run.finish(self.logger, wait=False)
+        if expected:
+            self.logger.error("%s", error)  # the message is the whole story: no traceback
+        else:
+            self.logger.error(
+                "Stopped by an unexpected error (traceback above): %s: %s",
+                type(error).__name__,
+                error,
+            )
+        self._exit(1)
+
+    def _exit(self, code: int) -> t.NoReturn:
+        """Exit now: calls still in flight (a hung attempt, say) are not waited for."""
+        if self._run is not None and self._run.writer.calls_in_flight:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        sys.exit(code)
 
     def _raise_if_incomplete(self) -> None:
         problem = self._what_is_incomplete()
@@ -263,23 +295,46 @@ class TargetHubSpotContacts(Target):
             )
         return None
 
+    def _setup_signal_handlers(self) -> None:
+        """The SDK's SIGTERM and SIGINT handlers, and the one a failed call wakes us with."""
+        super()._setup_signal_handlers()
+        main = threading.current_thread() is threading.main_thread()
+        if main and CALL_FAILED_SIGNAL is not None and hasattr(signal, "pthread_kill"):
+            signal.signal(CALL_FAILED_SIGNAL, self._handle_call_failure)
+            self._main_wakeable = True
+
+    def _call_failed(self, error: BaseException) -> None:  # noqa: ARG002 - the writer keeps it
+        """In a worker thread: wake the main thread, even in a blocking read, to end the run."""
+        if self._main_wakeable and not self._ending:
+            signal.pthread_kill(threading.main_thread().ident, CALL_FAILED_SIGNAL)
+
+    def _handle_call_failure(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+        failure = self._run.writer.failure if self._run is not None else None
+        if failure is not None and not self._ending:
+            raise failure
+
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
-        """First signal: finish the calls in flight, then stop. Second signal: stop now."""
+        """First signal: no more retries; finish the attempts in flight, then stop. Second
+        signal: stop now."""
         if self._stopping:
             os._exit(128 + signum)
         self._stopping = True
         self.logger.warning("Received signal %d: finishing calls in flight, then stopping.", signum)
+        self._retrier.abandon()
+        if self._ending:
+            return
         if self._run is not None and self._run.writer.busy:
             self._run.writer.stop_signal = signum
             return
         raise TerminationRequested(signum)
 
     def _exit_after_signal(self, signum: int) -> t.NoReturn:
+        self._ending = True
         if self._run is None:
             sys.exit(0)
         try:
             self._run.writer.finish_in_flight()
-        except TargetError as exc:
+        except Exception as exc:  # reported; the summary and the verdict follow
             self.logger.error("%s", exc)
         self._run.finish(self.logger)
         problem = self._what_is_incomplete()

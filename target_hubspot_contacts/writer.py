@@ -9,7 +9,7 @@ import time
 import typing as t
 
 from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, ContactInput, conflict_key
-from target_hubspot_contacts.errors import TerminationRequested
+from target_hubspot_contacts.errors import CallAbandoned, TerminationRequested
 from target_hubspot_contacts.outcomes import Rejected, Skipped
 
 if t.TYPE_CHECKING:
@@ -75,8 +75,12 @@ class ContactWriter:
         batch_size: int,
         max_concurrency: int,
         logger: logging.Logger,
+        on_failure: t.Callable[[BaseException], None] | None = None,
     ) -> None:
         self._api = api
+        self._on_failure = on_failure or (lambda _error: None)
+        self.failure: BaseException | None = None  # the first call or thread that failed
+        self._settling = True  # False once the run is ending: outcomes are no longer counted
         self._tracker = tracker
         self._rejects = rejects
         self._counts = counts
@@ -158,20 +162,44 @@ class ContactWriter:
             self._wait(until=lambda: not self._in_flight)
 
     def finish_in_flight(self) -> None:
-        """Wait for calls already sent; pending records are left unsent."""
+        """Wait for calls already sent (an abandoned one leaves its records unwritten); pending
+        records are left unsent. Raises the first call's failure other than abandonment."""
         self._stop_lingering.set()
         with self._lock:
             self.stop_signal = None
-            self._wait(until=lambda: not self._in_flight)
+            calls = list(self._in_flight)
+            concurrent.futures.wait(calls)
+            self._in_flight.clear()
+        for call in calls:
+            error = call.exception()
+            if error is not None and not isinstance(error, CallAbandoned):
+                raise error
 
-    def close(self) -> None:
-        """Let calls in flight finish and release the threads."""
+    @property
+    def calls_in_flight(self) -> int:
+        """Calls sent whose answer has not been settled yet."""
+        return sum(1 for call in list(self._in_flight) if not call.done())
+
+    def stop_settling(self) -> None:
+        """The run is ending: answers that arrive from now on are neither counted nor settled."""
+        with self._settle_lock:
+            self._settling = False
+
+    def close(self, *, wait: bool = True) -> None:
+        """Release the threads, after letting calls in flight finish if `wait`."""
         self._stop_lingering.set()
-        self._lingering.join()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        if threading.current_thread() is not self._lingering:
+            self._lingering.join()
+        self._executor.shutdown(wait=wait, cancel_futures=True)
 
     def _send_lingering_calls(self) -> None:
         """In its own thread: send a partial call that has waited long enough."""
+        try:
+            self._linger()
+        except Exception as error:  # handed to the main thread, which stops the run
+            self._failed(error)
+
+    def _linger(self) -> None:
         while not self._stop_lingering.wait(LINGER_SECONDS / 4):
             if not self._lock.acquire(blocking=False):
                 continue  # the main thread is sending or waiting: nothing lingers
@@ -210,15 +238,29 @@ class ContactWriter:
     def _submit_pending(self) -> None:
         contacts = list(self._pending.values())
         future = self._executor.submit(self._write_and_settle, contacts)
+        future.add_done_callback(self._report_failure)
         self._in_flight[future] = self._pending_conflicts
         self._pending, self._pending_conflicts, self._pending_records = {}, set(), 0
+
+    def _report_failure(self, call: concurrent.futures.Future) -> None:
+        """In the thread that ran the call: a failure is the main thread's to act on, now."""
+        error = call.exception()
+        if error is not None and not isinstance(error, CallAbandoned):
+            self._failed(error)
+
+    def _failed(self, error: BaseException) -> None:
+        if self.failure is None:
+            self.failure = error
+        self._on_failure(error)
 
     def _wait(self, until: t.Callable[[], bool]) -> None:
         """Wait for calls to answer until `until()` holds; re-raise a call's failure."""
         while True:
-            self._forget_answered_calls()
-            if self.stop_signal is not None:
+            if self.stop_signal is not None:  # before a call abandoned for it is read as failed
                 raise TerminationRequested(self.stop_signal)
+            if self.failure is not None:
+                raise self.failure
+            self._forget_answered_calls()
             if until():
                 return
             concurrent.futures.wait(self._in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
@@ -244,7 +286,8 @@ class ContactWriter:
             id_values = [contact.id_value for contact in archives]
             outcomes.extend(zip(archives, self._api.archive(id_values), strict=True))
         with self._settle_lock:
-            self._settle(outcomes)
+            if self._settling:
+                self._settle(outcomes)
 
     def _replay(self, contact: PendingContact) -> list[tuple[PendingContact, Outcome]]:
         """HubSpot refused a merged contact: write its records again in two halves, in order,
