@@ -9,6 +9,7 @@ import pytest
 from target_hubspot_contacts.mapping import infer_property_definition
 from tests.helpers import contact, lines, printed_states, record, run_target, schema, state
 
+PROPERTIES = "/crm/properties/2026-03/contacts"  # the path of the default api_version
 # Passes the target's own email check, but HubSpot refuses an empty domain label.
 EMAIL_ONLY_HUBSPOT_REFUSES = "grace@example..com"
 WITH_EXTERNAL_ID = {
@@ -161,7 +162,7 @@ def test_created_property_names_are_unique_and_readable_for_any_script(hubspot, 
     result = run_target(tmp_path, config, lines([schema(properties=fields), record(row)]))
 
     assert result.returncode == 0, result.stderr
-    posts = [r for r in hubspot.calls("/crm/v3/properties/contacts") if r.method == "POST"]
+    posts = [r for r in hubspot.calls(PROPERTIES) if r.method == "POST"]
     names = {post.body["label"]: post.body["name"] for post in posts}
     assert len(set(names.values())) == 4
     assert names["Prénom"].startswith("prenom_")
@@ -184,5 +185,5 @@ def test_a_property_that_already_exists_under_the_planned_name_is_used(hubspot, 
     )
 
     assert result.returncode == 0, result.stderr
-    assert [r for r in hubspot.calls("/crm/v3/properties/contacts") if r.method == "POST"] == []
+    assert [r for r in hubspot.calls(PROPERTIES) if r.method == "POST"] == []
     assert hubspot.contact("a@b.co")["properties"][planned["name"]] == "Adèle"

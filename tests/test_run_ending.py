@@ -43,7 +43,8 @@ def assert_ends_with_summary_then(stderr: str, last: str) -> None:
 
 
 def test_a_failed_call_ends_the_run_at_once_though_the_tap_is_quiet(hubspot, config, tmp_path):
-    hubspot.inject("/batch/upsert", status=404)
+    refused = {"status": "error", "message": "Bad request", "category": "BAD_REQUEST"}
+    hubspot.inject("/batch/upsert", status=400, body=refused)
     process = start_target(tmp_path, config)
     send(process, [schema(), record(contact(1)), record(contact(2)), state({"n": 2})])
 
@@ -52,7 +53,7 @@ def test_a_failed_call_ends_the_run_at_once_though_the_tap_is_quiet(hubspot, con
     stderr = process.stderr.read()
     assert returncode == 1
     assert process.stdout.read() == ""
-    assert_ends_with_summary_then(stderr, "HubSpot refused POST /crm/v3/objects/contacts/batch")
+    assert_ends_with_summary_then(stderr, "400 BAD_REQUEST: Bad request")
 
 
 def test_the_error_that_ends_a_run_is_its_last_line_after_summary_and_metrics(
