@@ -176,12 +176,11 @@ class ContactsAPI:
         else:
             self._logger.info("A contact appeared since it was looked up (409); looking again.")
         created = iter(self._create(rest))
+        lost = Written(new=True, confirmed=False) if conflict.after_lost_answer else None
         return [
             next(created)
             if self.identity(c.id_value) not in existing
-            else Written(new=True, confirmed=False)
-            if conflict.after_lost_answer
-            else Skipped(self._already_exists(c))
+            else lost or Skipped(self._already_exists(c))
             for c in contacts
         ]
 
