@@ -111,14 +111,16 @@ def test_sigterm_during_an_outage_while_flushing_the_end_of_input_stops_at_once(
 def test_an_unexpected_error_ends_the_run_with_the_summary_without_waiting_for_retries(
     hubspot, config, tmp_path
 ):
-    config.update(max_retry_seconds=600, batch_size_rows=2, rejects_path=str(tmp_path))
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(max_retry_seconds=600, batch_size_rows=2, rejects_path=str(rejects))
     hubspot.inject("/batch/upsert", status=503, times=1000)
     process = start_target(tmp_path, config)
     send(process, [schema(), record(contact(1)), record(contact(2))])  # one call, retrying
     wait_for_calls(hubspot, "/batch/upsert", 1)
+    rejects.mkdir()  # the rejects file can no longer be written, as on a full or broken disk
 
     started = time.monotonic()
-    send(process, [record({"email": "not-an-email"})])  # its rejects file is a directory
+    send(process, [record({"email": "not-an-email"})])
     returncode = process.wait(timeout=60)
 
     assert time.monotonic() - started < 10
