@@ -85,7 +85,7 @@ class ContactsAPI:
         to_create = [c for c in contacts if self.identity(c.id_value) not in existing]
         created = iter(self._create(to_create))
         return [
-            Skipped(self._already_exists(c))
+            Skipped(self._already_exists(c), record_id=existing[self.identity(c.id_value)])
             if self.identity(c.id_value) in existing
             else next(created)
             for c in contacts
@@ -98,7 +98,10 @@ class ContactsAPI:
         if record_ids and not self._dry_run:
             inputs = [{"id": record_id} for record_id in record_ids]
             self._batch("archive", {"inputs": inputs})
-        return [Archived(found=self.identity(v) in existing) for v in id_values]
+        return [
+            Archived(found=self.identity(v) in existing, record_id=existing.get(self.identity(v)))
+            for v in id_values
+        ]
 
     def find(self, id_values: list[str]) -> dict[str, str]:
         """HubSpot record ids of the contacts that exist, by contact key."""
@@ -122,12 +125,12 @@ class ContactsAPI:
         )
 
     def _dry_run_outcome(self, contact: ContactInput, existing: dict[str, str]) -> Outcome:
-        exists = self.identity(contact.id_value) in existing
-        if self._write_mode == "update_only" and not exists:
+        record_id = existing.get(self.identity(contact.id_value))
+        if self._write_mode == "update_only" and record_id is None:
             return Skipped(self._not_found(contact))
-        if self._write_mode == "create_only" and exists:
-            return Skipped(self._already_exists(contact))
-        return Written(new=not exists)
+        if self._write_mode == "create_only" and record_id is not None:
+            return Skipped(self._already_exists(contact), record_id=record_id)
+        return Written(new=record_id is None, record_id=record_id)
 
     def _update_existing(
         self, contacts: list[ContactInput], existing: dict[str, str]
@@ -176,16 +179,22 @@ class ContactsAPI:
         else:
             self._logger.info("A contact appeared since it was looked up (409); looking again.")
         created = iter(self._create(rest))
-        lost = Written(new=True, confirmed=False) if conflict.after_lost_answer else None
+        lost = conflict.after_lost_answer
         return [
             next(created)
             if self.identity(c.id_value) not in existing
-            else lost or Skipped(self._already_exists(c))
+            else self._already_there(c, existing[self.identity(c.id_value)], lost=lost)
             for c in contacts
         ]
 
     def _create_input(self, contact: ContactInput) -> dict:
         return {"properties": {**contact.properties, self._id_property: contact.id_value}}
+
+    def _already_there(self, contact: ContactInput, record_id: str, *, lost: bool) -> Outcome:
+        """A contact found on looking again: created unconfirmed if our lost answer likely did."""
+        if lost:
+            return Written(new=True, confirmed=False, record_id=record_id)
+        return Skipped(self._already_exists(contact), record_id=record_id)
 
     def _not_found(self, contact: ContactInput) -> str:
         return (
@@ -307,7 +316,8 @@ def _match_answer(
     outcomes: dict[str, Outcome] = {}
     for result in body.get("results") or []:
         new = bool(result.get("new", action == "create"))
-        outcomes[str(result.get("objectWriteTraceId"))] = Written(new=new)
+        record_id = str(result["id"]) if result.get("id") is not None else None
+        outcomes[str(result.get("objectWriteTraceId"))] = Written(new=new, record_id=record_id)
     untraced = []
     for error in body.get("errors") or []:
         trace_ids = (error.get("context") or {}).get("objectWriteTraceId") or []

@@ -7,12 +7,12 @@ import datetime
 import decimal
 import json
 import os
-import pathlib
 import re
 import typing as t
 
 from singer_sdk import metrics
 
+from target_hubspot_contacts.files import open_private_for_append
 from target_hubspot_contacts.tally import RejectTally
 
 if t.TYPE_CHECKING:
@@ -151,6 +151,7 @@ class Written:
 
     new: bool
     confirmed: bool = True
+    record_id: str | None = None  # HubSpot's id of the contact, when its answer gave it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,6 +166,7 @@ class Skipped:
     """The write mode left the contact alone (update_only: absent; create_only: present)."""
 
     why: str
+    record_id: str | None = None  # of the contact create_only left alone
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,9 +174,19 @@ class Archived:
     """A deletion: the contact was archived, or `found` is False and there was none."""
 
     found: bool
+    record_id: str | None = None  # of the contact archived
 
 
 Outcome = t.Union[Written, Rejected, Skipped, Archived]  # noqa: UP007 - runtime alias on 3.10
+
+
+def outcome_name(outcome: Outcome) -> str:
+    """The outcome in one word, as the outcomes file says it."""
+    if isinstance(outcome, Written):
+        return "created" if outcome.new else "updated"
+    if isinstance(outcome, Archived):
+        return "archived" if outcome.found else "not_found"
+    return "skipped" if isinstance(outcome, Skipped) else "rejected"
 
 
 @dataclasses.dataclass
@@ -252,6 +264,7 @@ def report_run(
     *,
     records_read: int,
     dry_run: bool,
+    run_id: str = "",
 ) -> None:
     """Log one summary line, and its figures that are not 0 as Singer metrics."""
     unsettled = records_read - counts.records
@@ -290,7 +303,8 @@ def report_run(
     for name, value in figures:
         if value:
             metric = t.cast("metrics.Metric", MetricName(prefix + name))
-            metrics.log(metrics_logger, metrics.Point("counter", metric, value))
+            point = metrics.Point("counter", metric, value, {"run_id": run_id})
+            metrics.log(metrics_logger, point)
 
 
 class Rejects:
@@ -300,11 +314,14 @@ class Rejects:
     A dry run writes no file, but settles as the real run would.
     """
 
-    def __init__(self, path: str | None, logger: logging.Logger, *, dry_run: bool = False) -> None:
+    def __init__(
+        self, path: str | None, logger: logging.Logger, *, run_id: str = "", dry_run: bool = False
+    ) -> None:
         self.path = path
         self.dry_run = dry_run
         self._logger = logger
-        self._file = None
+        self._run_id = run_id
+        self._file: t.TextIO | None = None
         self.tally = RejectTally(logger)
 
     @property
@@ -319,13 +336,11 @@ class Rejects:
         if self.path is None or self.dry_run or not entries:
             return
         if self._file is None:
-            path = pathlib.Path(self.path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # A lone surrogate (no UTF-8 form) is written as its JSON escape, \ud800.
-            self._file = path.open("a", encoding="utf-8", errors="backslashreplace")
+            self._file = open_private_for_append(self.path)
         now = datetime.datetime.now(datetime.timezone.utc).isoformat()
         for stream, id_value, record, reason in entries:
             line = {
+                "run_id": self._run_id,
                 "rejected_at": now,
                 "stream": stream,
                 "id": id_value,

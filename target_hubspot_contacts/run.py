@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import typing as t
+import uuid
 
 from target_hubspot_contacts.client import HubSpotClient
 from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, ContactsAPI
 from target_hubspot_contacts.outcomes import Rejects, RunCounts, report_run
+from target_hubspot_contacts.outcomes_file import OutcomesFile
 from target_hubspot_contacts.portal import Portal
 from target_hubspot_contacts.state import StateTracker
 from target_hubspot_contacts.writer import ContactWriter
@@ -57,7 +59,16 @@ class Run:
         # A dry run loads nothing, so it has nothing to checkpoint.
         self.tracker = StateTracker(_discard if self.dry_run else emit_state)
         self.counts = RunCounts()
-        self.rejects = Rejects(config.get("rejects_path"), logger, dry_run=self.dry_run)
+        self.run_id = str(uuid.uuid4())
+        self.rejects = Rejects(
+            config.get("rejects_path"), logger, run_id=self.run_id, dry_run=self.dry_run
+        )
+        # A dry run writes no file: the summary says what would have happened.
+        outcomes_path = None if self.dry_run else config.get("outcomes_path")
+        self.outcomes = OutcomesFile(outcomes_path, self.run_id)
+        files = [path for path in (self.rejects.path, outcomes_path) if path and not self.dry_run]
+        if files:
+            logger.info("Run id %s marks this run's lines in %s.", self.run_id, " and ".join(files))
         self.portal = Portal(
             self.client,
             id_property=config["id_property"],
@@ -79,6 +90,7 @@ class Run:
             api=api,
             tracker=self.tracker,
             rejects=self.rejects,
+            outcomes=self.outcomes,
             counts=self.counts,
             batch_size=config.get("batch_size_rows") or MAX_INPUTS_PER_CALL,
             max_concurrency=config["max_concurrency"],
@@ -103,8 +115,10 @@ class Run:
             self.client.stats,
             records_read=self.tracker.received,
             dry_run=self.dry_run,
+            run_id=self.run_id,
         )
         self.rejects.close()
+        self.outcomes.close()
 
 
 def _discard(value: dict) -> None:

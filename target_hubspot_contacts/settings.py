@@ -32,6 +32,7 @@ def problems(config: t.Mapping[str, t.Any], known: t.Collection[str]) -> list[st
         *unknown_setting_problems(config, known),
         *api_url_problems(config.get("api_url")),
         *rejects_problems(config.get("rejects_path"), config.get("max_rejects")),
+        *file_problems("outcomes_path", config.get("outcomes_path")),
     ]
 
 
@@ -112,10 +113,17 @@ def rejects_problems(rejects_path: object, max_rejects: object) -> list[str]:
                 "Set `rejects_path` to a file for them, or remove `max_rejects`."
             ]
         return []
-    if not isinstance(rejects_path, str) or not rejects_path.strip():
-        return ["`rejects_path` is empty: set it to a file path, or leave it unset."]
-    why = _why_not_appendable(pathlib.Path(rejects_path))
-    return [f"`rejects_path` {rejects_path!r} cannot be written: {why}."] if why else []
+    return file_problems("rejects_path", rejects_path)
+
+
+def file_problems(setting: str, path: object) -> list[str]:
+    """A file setting, when set, must name a file that can be created or appended to."""
+    if path is None:
+        return []
+    if not isinstance(path, str) or not path.strip():
+        return [f"`{setting}` is empty: set it to a file path, or leave it unset."]
+    why = _why_not_appendable(pathlib.Path(path))
+    return [f"`{setting}` {path!r} cannot be written: {why}."] if why else []
 
 
 def _why_not_appendable(path: pathlib.Path) -> str | None:

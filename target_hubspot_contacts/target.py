@@ -125,6 +125,11 @@ class TargetHubSpotContacts(Target):
             description="JSONL file that rejected records are appended to, with their reason.",
         ),
         th.Property(
+            "outcomes_path",
+            th.StringType,
+            description="JSONL file with one line per record read: what became of it, and why.",
+        ),
+        th.Property(
             "max_rejects",
             th.IntegerType(minimum=0),
             default=0,

@@ -10,13 +10,16 @@ import typing as t
 
 from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, ContactInput, conflict_key
 from target_hubspot_contacts.errors import CallAbandoned, TerminationRequested
-from target_hubspot_contacts.outcomes import Rejected, Skipped
+from target_hubspot_contacts.logvalues import shown
+from target_hubspot_contacts.outcomes import Rejected, Skipped, Written, outcome_name
+from target_hubspot_contacts.outcomes_file import RecordOutcome
 
 if t.TYPE_CHECKING:
     import logging
 
     from target_hubspot_contacts.contacts import ContactsAPI
     from target_hubspot_contacts.outcomes import Outcome, Reason, Rejects, RunCounts
+    from target_hubspot_contacts.outcomes_file import OutcomesFile
     from target_hubspot_contacts.state import StateTracker
 
 # Bounds memory (and a refused contact's replay) when records keep updating the same contacts.
@@ -71,6 +74,7 @@ class ContactWriter:
         api: ContactsAPI,
         tracker: StateTracker,
         rejects: Rejects,
+        outcomes: OutcomesFile,
         counts: RunCounts,
         batch_size: int,
         max_concurrency: int,
@@ -83,6 +87,7 @@ class ContactWriter:
         self._settling = True  # False once the run is ending: outcomes are no longer counted
         self._tracker = tracker
         self._rejects = rejects
+        self._outcomes = outcomes
         self._counts = counts
         self._batch_size = max(1, min(batch_size, MAX_INPUTS_PER_CALL))
         self._max_concurrency = max(1, max_concurrency)
@@ -148,6 +153,7 @@ class ContactWriter:
         """Record a record refused before sending."""
         with self._settle_lock:
             self._counts.count(Rejected(reason), records=1)
+            self._outcomes.write([RecordOutcome(stream, id_value, "rejected", reason=reason)])
             self._rejects.record([(stream, id_value, record, reason)])
             if self._rejects.durable:
                 self._tracker.settle([sequence])
@@ -308,10 +314,15 @@ class ContactWriter:
     def _settle(self, outcomes: list[tuple[PendingContact, Outcome]]) -> None:
         settled: list[int] = []
         rejected: list[tuple[str, str, dict, Reason]] = []
+        self._outcomes.write(
+            record_outcome
+            for contact, outcome in outcomes
+            for record_outcome in _each_record(contact, outcome)
+        )
         for contact, outcome in outcomes:
             self._counts.count(outcome, records=len(contact.sources))
             if isinstance(outcome, Skipped):
-                self._logger.info("Skipped contact %r: %s.", contact.id_value, outcome.why)
+                self._logger.debug("Skipped contact %s: %s.", shown(contact.id_value), outcome.why)
             sequences = [source.sequence for source in contact.sources]
             if not isinstance(outcome, Rejected):
                 settled.extend(sequences)
@@ -331,6 +342,30 @@ class ContactWriter:
                 self._tracker.never_settles(min(sequences))
         self._rejects.record(rejected)
         self._tracker.settle(settled)
+
+
+def _each_record(contact: PendingContact, outcome: Outcome) -> list[RecordOutcome]:
+    """What became of each record of a contact; records after the first rode in its call."""
+    name = outcome_name(outcome)
+    if isinstance(outcome, Rejected):
+        return [
+            RecordOutcome(source.stream, contact.id_value, name, reason=outcome.reason)
+            for source in contact.sources
+        ]
+    why = outcome.why if isinstance(outcome, Skipped) else None
+    unconfirmed = isinstance(outcome, Written) and not outcome.confirmed
+    return [
+        RecordOutcome(
+            source.stream,
+            contact.id_value,
+            name,
+            outcome.record_id,
+            why=why,
+            merged=index > 0,
+            unconfirmed=unconfirmed,
+        )
+        for index, source in enumerate(contact.sources)
+    ]
 
 
 class _BusyScope:

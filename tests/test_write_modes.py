@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.helpers import lines, printed_states, record, run_target, schema, state
@@ -63,7 +65,8 @@ def test_dry_run_reports_what_would_happen_and_writes_nothing(existing, hubspot,
 
 @pytest.mark.usefixtures("existing")
 def test_update_only_updates_existing_contacts_and_skips_absent_ones(hubspot, config, tmp_path):
-    config["write_mode"] = "update_only"
+    outcomes = tmp_path / "outcomes.jsonl"
+    config.update(write_mode="update_only", outcomes_path=str(outcomes))
 
     result = run_target(tmp_path, config, ada_and_bob())
 
@@ -72,7 +75,10 @@ def test_update_only_updates_existing_contacts_and_skips_absent_ones(hubspot, co
     assert "bob@example.com" not in live(hubspot)
     assert "1 updated" in result.stderr
     assert "1 skipped" in result.stderr
-    assert "Skipped contact 'bob@example.com': no contact with email" in result.stderr
+    bob = [json.loads(line) for line in outcomes.read_text().splitlines()][1]
+    assert (bob["id"], bob["outcome"]) == ("bob@example.com", "skipped")
+    assert bob["reason"]["message"].startswith("no contact with email 'bob@example.com'")
+    assert "Skipped contact" not in result.stderr  # one line per contact is for the file
     assert hubspot.calls("/batch/upsert")[1:] == []  # only the seeding run upserted
     assert printed_states(result.stdout) == [{"n": 2}]
 

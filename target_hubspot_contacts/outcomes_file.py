@@ -1,0 +1,79 @@
+"""The outcomes file (`outcomes_path`): one JSON line per record read, saying what became of it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import threading
+import typing as t
+
+from target_hubspot_contacts.files import open_private_for_append
+
+if t.TYPE_CHECKING:
+    from target_hubspot_contacts.outcomes import Reason
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordOutcome:
+    """What became of one record."""
+
+    stream: str
+    id_value: object  # the contact's id value (as read, for a record rejected before sending)
+    outcome: str  # created, updated, unchanged, skipped, archived, not_found or rejected
+    record_id: str | None = None  # HubSpot's id of the contact, when known
+    reason: Reason | None = None  # for rejected records
+    why: str | None = None  # for skipped ones
+    merged: bool = False  # it rode in the call of an earlier record for the same contact
+    unconfirmed: bool = False  # created, but the answer was lost (see `Written.confirmed`)
+
+
+class OutcomesFile:
+    """Appends one line per record to `path` (created 0600 on the first line); does nothing
+    without a path."""
+
+    def __init__(self, path: str | None, run_id: str) -> None:
+        self.path = path
+        self._run_id = run_id
+        self._file: t.TextIO | None = None
+        self._lock = threading.Lock()
+
+    def write(self, outcomes: t.Iterable[RecordOutcome]) -> None:
+        """Append these outcomes and flush them to the operating system."""
+        if self.path is None:
+            return
+        at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+        lines = [json.dumps(self._line(o, at), ensure_ascii=False, default=str) for o in outcomes]
+        if not lines:
+            return
+        with self._lock:
+            if self._file is None:
+                self._file = open_private_for_append(self.path)
+            self._file.write("\n".join(lines) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        """Close the file if it was opened."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def _line(self, outcome: RecordOutcome, at: str) -> dict:
+        line: dict[str, t.Any] = {
+            "run_id": self._run_id,
+            "at": at,
+            "stream": outcome.stream,
+            "id": outcome.id_value,
+            "outcome": outcome.outcome,
+            "record_id": outcome.record_id,
+        }
+        if outcome.merged:
+            line["merged"] = True
+        if outcome.unconfirmed:
+            line["unconfirmed"] = True
+        if outcome.reason is not None:
+            line["reason"] = outcome.reason.as_dict()
+        elif outcome.why is not None:
+            line["reason"] = {"message": outcome.why}
+        return line

@@ -1,0 +1,192 @@
+"""`outcomes_path`: one line per record read, saying what became of it, under the run's id."""
+
+from __future__ import annotations
+
+import collections
+import json
+import stat
+
+import pytest
+
+from tests.helpers import contact, lines, record, run_target, schema
+
+HUBSPOT_REFUSES = "grace@example..com"  # passes the target's check, not HubSpot's
+DELETABLE = {
+    "email": {"type": "string"},
+    "first_name": {"type": ["string", "null"]},
+    "_sdc_deleted_at": {"type": ["string", "null"], "format": "date-time"},
+}
+DELETED_AT = "2026-11-01T10:00:00Z"
+
+
+def read_lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def files(config, tmp_path):
+    """Outcomes and rejects files set in the config; returns their paths."""
+    outcomes, rejects = tmp_path / "out" / "outcomes.jsonl", tmp_path / "out" / "rejects.jsonl"
+    config.update(outcomes_path=str(outcomes), rejects_path=str(rejects), max_rejects=10)
+    return outcomes, rejects
+
+
+def test_every_record_read_has_one_line_and_the_lines_add_up_to_the_summary(
+    config, files, tmp_path
+):
+    outcomes, _ = files
+    messages = [
+        schema(),
+        record(contact(1)),
+        record(contact(2)),
+        record({"email": "not-an-email"}),  # rejected by the target
+        record({"email": HUBSPOT_REFUSES}),  # rejected by HubSpot
+        record(contact(1, company="Acme")),  # merged into person1's call
+    ]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    written = read_lines(outcomes)
+    # Lines come as outcomes become known: a record the target refuses comes first.
+    assert sorted((line["id"], line["outcome"], line.get("merged", False)) for line in written) == [
+        (HUBSPOT_REFUSES, "rejected", False),
+        ("not-an-email", "rejected", False),
+        ("person1@example.com", "created", False),
+        ("person1@example.com", "created", True),
+        ("person2@example.com", "created", False),
+    ]
+    by_outcome = collections.Counter(
+        "merged" if line.get("merged") else line["outcome"] for line in written
+    )
+    assert by_outcome == {"created": 2, "rejected": 2, "merged": 1}
+    assert "2 created, 0 updated" in result.stderr
+    assert "2 rejected" in result.stderr
+    assert "5 records read, 1 of them merged into another record's call." in result.stderr
+
+
+def test_a_written_contact_carries_hubspots_record_id(hubspot, config, files, tmp_path):
+    outcomes, _ = files
+    run_target(tmp_path, config, lines([schema(), record(contact(1))]))
+
+    result = run_target(tmp_path, config, lines([schema(), record(contact(1, company="Acme"))]))
+
+    assert result.returncode == 0, result.stderr
+    first, second = read_lines(outcomes)
+    server_id = hubspot.contact(email="person1@example.com")["id"]
+    assert (first["outcome"], first["record_id"]) == ("created", server_id)
+    assert (second["outcome"], second["record_id"]) == ("updated", server_id)
+
+
+def test_each_run_marks_its_lines_in_both_files_with_its_own_run_id(config, files, tmp_path):
+    outcomes, rejects = files
+    messages = [schema(), record(contact(1)), record({"email": "not-an-email"})]
+
+    first = run_target(tmp_path, config, lines(messages))
+    second = run_target(tmp_path, config, lines(messages))
+
+    assert first.returncode == second.returncode == 0, second.stderr
+    run_ids = [line["run_id"] for line in read_lines(outcomes)]
+    assert run_ids[0] == run_ids[1] != run_ids[2] == run_ids[3]
+    assert [line["run_id"] for line in read_lines(rejects)] == [run_ids[0], run_ids[2]]
+    assert f"Run id {run_ids[2]} marks this run's lines in" in second.stderr
+
+
+def test_a_rejected_line_says_why(config, files, tmp_path):
+    outcomes, _ = files
+
+    result = run_target(tmp_path, config, lines([schema(), record({"email": "not-an-email"})]))
+
+    assert result.returncode == 0, result.stderr
+    (line,) = read_lines(outcomes)
+    assert line["outcome"] == "rejected"
+    assert line["record_id"] is None
+    assert line["reason"]["code"] == "INVALID_EMAIL"
+    assert "record" not in line  # the record itself is in the rejects file only
+
+
+def test_deletions_are_archived_or_not_found(config, files, tmp_path):
+    outcomes, _ = files
+    config["archive_deleted"] = True
+    run_target(tmp_path, config, lines([schema(), record(contact(1))]))
+    messages = [
+        schema(properties=DELETABLE),
+        record({"email": "person1@example.com", "_sdc_deleted_at": DELETED_AT}),
+        record({"email": "ghost@example.com", "_sdc_deleted_at": DELETED_AT}),
+    ]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    created, archived, ghost = read_lines(outcomes)
+    assert (archived["outcome"], archived["record_id"]) == ("archived", created["record_id"])
+    assert (ghost["id"], ghost["outcome"], ghost["record_id"]) == (
+        "ghost@example.com",
+        "not_found",
+        None,
+    )
+
+
+def test_create_only_skips_an_existing_contact_with_its_record_id_and_why(config, files, tmp_path):
+    outcomes, _ = files
+    run_target(tmp_path, config, lines([schema(), record(contact(1))]))
+    config["write_mode"] = "create_only"
+
+    result = run_target(tmp_path, config, lines([schema(), record(contact(1, company="Acme"))]))
+
+    assert result.returncode == 0, result.stderr
+    created, skipped = read_lines(outcomes)
+    assert (skipped["outcome"], skipped["record_id"]) == ("skipped", created["record_id"])
+    assert "create_only never modifies one" in skipped["reason"]["message"]
+
+
+def test_the_outcomes_and_rejects_files_and_their_new_directory_are_private(
+    config, files, tmp_path
+):
+    outcomes, rejects = files
+    messages = [schema(), record(contact(1)), record({"email": "not-an-email"})]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(outcomes.stat().st_mode) == 0o600
+    assert stat.S_IMODE(rejects.stat().st_mode) == 0o600
+    assert stat.S_IMODE(outcomes.parent.stat().st_mode) == 0o700
+
+
+def test_a_dry_run_writes_no_outcomes_file(config, files, tmp_path):
+    outcomes, _ = files
+    config["dry_run"] = True
+
+    result = run_target(tmp_path, config, lines([schema(), record(contact(1))]))
+
+    assert result.returncode == 0, result.stderr
+    assert not outcomes.exists()
+
+
+def test_an_outcomes_path_that_is_a_directory_stops_the_run_at_the_start(hubspot, config, tmp_path):
+    config["outcomes_path"] = str(tmp_path)
+
+    result = run_target(tmp_path, config, lines([schema(), record(contact(1))]))
+
+    assert result.returncode == 1
+    assert f"`outcomes_path` {str(tmp_path)!r} cannot be written: it is a directory" in (
+        result.stderr
+    )
+    assert hubspot.calls("/batch/upsert") == []
+
+
+def test_a_create_whose_answer_was_lost_is_created_unconfirmed_with_its_record_id(
+    hubspot, config, files, tmp_path
+):
+    outcomes, _ = files
+    config.update(write_mode="create_only", request_timeout=1)
+    hubspot.inject("/batch/create", delay=1.5)  # done by HubSpot after the target gave up
+    hubspot.inject("/batch/create", status=503, delay=1.0)  # the retry comes after that
+
+    result = run_target(tmp_path, config, lines([schema(), record(contact(1))]))
+
+    assert result.returncode == 0, result.stderr
+    (line,) = read_lines(outcomes)
+    assert (line["outcome"], line["unconfirmed"]) == ("created", True)
+    assert line["record_id"] == hubspot.contact(email="person1@example.com")["id"]
