@@ -315,9 +315,16 @@ class Rejects:
     """
 
     def __init__(
-        self, path: str | None, logger: logging.Logger, *, run_id: str = "", dry_run: bool = False
+        self,
+        path: str | None,
+        logger: logging.Logger,
+        *,
+        run_id: str = "",
+        limit: int = 0,
+        dry_run: bool = False,
     ) -> None:
         self.path = path
+        self.limit = limit  # `max_rejects`: STATE stops before the first record past it
         self.dry_run = dry_run
         self._logger = logger
         self._run_id = run_id

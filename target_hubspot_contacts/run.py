@@ -61,7 +61,11 @@ class Run:
         self.counts = RunCounts()
         self.run_id = str(uuid.uuid4())
         self.rejects = Rejects(
-            config.get("rejects_path"), logger, run_id=self.run_id, dry_run=self.dry_run
+            config.get("rejects_path"),
+            logger,
+            run_id=self.run_id,
+            limit=int(config.get("max_rejects") or 0),
+            dry_run=self.dry_run,
         )
         # A dry run writes no file: the summary says what would have happened.
         outcomes_path = None if self.dry_run else config.get("outcomes_path")

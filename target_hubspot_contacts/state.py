@@ -82,7 +82,7 @@ class StateTracker:
         with self._lock:
             for sequence in sequences:
                 self._settled_count += 1
-                if self._stuck_at is not None and sequence > self._stuck_at:
+                if self._stuck_at is not None and sequence >= self._stuck_at:
                     continue  # no STATE can reach it any more
                 if sequence == self._settled_below:  # the usual case: in order
                     self._settled_below += 1
@@ -95,6 +95,10 @@ class StateTracker:
 
     def never_settles(self, sequence: int) -> None:
         """This record is neither written nor kept: no STATE after it may ever be emitted."""
+        self.never_passes(sequence)
+
+    def never_passes(self, sequence: int) -> None:
+        """No STATE after this record may be emitted, even once it settles."""
         with self._lock:
             if self._stuck_at is not None and self._stuck_at <= sequence:
                 return

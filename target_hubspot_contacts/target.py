@@ -291,12 +291,18 @@ class TargetHubSpotContacts(Target):
                 "file (see the errors above); STATE stops before the first of them. Rerun from "
                 "the last STATE; set `rejects_path` to keep rejected records and move past them."
             )
-        max_rejects = int(self.config.get("max_rejects") or 0)
+        max_rejects = run.rejects.limit
         if run.counts.rejected > max_rejects:
+            if run.dry_run:
+                return (
+                    f"{run.counts.rejected} record(s) would be rejected, more than `max_rejects` "
+                    f"({max_rejects}); a real run would exit non-zero too."
+                )
             return (
                 f"{run.counts.rejected} record(s) were rejected (kept in {run.rejects.path}), "
-                f"more than `max_rejects` ({max_rejects}). Every valid record was "
-                + ("checked (dry run)." if run.dry_run else "written.")
+                f"more than `max_rejects` ({max_rejects}). Every valid record was written, but "
+                "STATE stops before the first rejected record past the limit: fix the cause "
+                "and rerun from the last STATE to load the records from there on."
             )
         return None
 
@@ -342,11 +348,28 @@ class TargetHubSpotContacts(Target):
         except Exception as exc:  # reported; the summary and the verdict follow
             self.logger.error("%s", exc)
         self._run.finish(self.logger)
-        problem = self._what_is_incomplete()
-        if problem:
-            self.logger.error("Stopped by signal %d. %s", signum, problem)
+        if self._what_is_incomplete():
+            self.logger.error("Stopped by signal %d: %s", signum, self._left_after_signal())
             sys.exit(128 + signum)
         sys.exit(0)
+
+    def _left_after_signal(self) -> str:
+        """What a stop by signal left undone: the records not written, and rejects if any."""
+        run = self.run
+        rejected, limit = run.counts.rejected, run.rejects.limit
+        kept_nowhere = 0 if run.rejects.durable else rejected
+        unwritten = run.tracker.unsettled - kept_nowhere
+        told = []
+        if unwritten:
+            verb = "checked (dry run)" if run.dry_run else "written"
+            told.append(f"{unwritten} record(s) read were not {verb}: the signal came first")
+        if rejected:
+            where = f"kept in {run.rejects.path}" if run.rejects.durable else "kept nowhere"
+            over = f", more than `max_rejects` ({limit})" if rejected > limit else ""
+            told.append(f"{rejected} record(s) were rejected ({where}){over}")
+        if run.dry_run:
+            return "; ".join(told) + "."
+        return "; ".join(told) + ". Rerun from the last STATE to load what it did not."
 
 
 def _write_state(value: dict) -> None:

@@ -156,6 +156,7 @@ class ContactWriter:
             self._outcomes.write([RecordOutcome(stream, id_value, "rejected", reason=reason)])
             self._rejects.record([(stream, id_value, record, reason)])
             if self._rejects.durable:
+                self._hold_past_limit([sequence])
                 self._tracker.settle([sequence])
             else:
                 self._tracker.never_settles(sequence)
@@ -337,11 +338,19 @@ class ContactWriter:
                 for source in contact.sources
             )
             if self._rejects.durable:
+                self._hold_past_limit(sequences)
                 settled.extend(sequences)
             else:
                 self._tracker.never_settles(min(sequences))
         self._rejects.record(rejected)
         self._tracker.settle(settled)
+
+    def _hold_past_limit(self, sequences: list[int]) -> None:
+        """Keep STATE before the first rejected record past `max_rejects` (the last of
+        `sequences`, just counted), so a rerun from it after the fix loads that record."""
+        past = self._counts.rejected - self._rejects.limit
+        if past > 0:
+            self._tracker.never_passes(sequences[max(0, len(sequences) - past)])
 
 
 def _each_record(contact: PendingContact, outcome: Outcome) -> list[RecordOutcome]:

@@ -61,7 +61,11 @@ def test_sigterm_with_records_unwritten_exits_non_zero(hubspot, config, tmp_path
     assert returncode == 128 + signal.SIGTERM
     assert states == []
     assert len(hubspot.contacts) == 20
-    assert "5 record(s) were neither written" in stderr
+    (stop_line,) = [line for line in stderr.splitlines() if "Stopped by signal" in line]
+    assert "Stopped by signal 15: 5 record(s) read were not written: the signal came first." in (
+        stop_line
+    )
+    assert "reject" not in stop_line
 
 
 def test_sigterm_with_everything_written_exits_zero(hubspot, config, tmp_path):
@@ -109,7 +113,7 @@ def test_sigint_while_waiting_for_a_call_stops_before_sending_more(hubspot, conf
     assert process.returncode == 128 + signal.SIGINT
     assert len(hubspot.calls("/batch/upsert")) == 2
     assert [json.loads(line) for line in stdout.splitlines()][-1] == {"n": 20}
-    assert "10 record(s) were neither written" in stderr
+    assert "10 record(s) read were not written: the signal came first" in stderr
 
 
 def test_a_second_signal_stops_at_once(hubspot, config, tmp_path):
@@ -131,14 +135,20 @@ def test_a_second_signal_stops_at_once(hubspot, config, tmp_path):
     assert time.monotonic() - started < 1.5
 
 
-def test_sigterm_after_too_many_rejects_exits_non_zero(config, tmp_path):
+def test_sigterm_after_too_many_rejects_exits_non_zero(hubspot, config, tmp_path):
     config.update(rejects_path=str(tmp_path / "rejects.jsonl"), batch_size_rows=2)
     process = start_target(tmp_path, config)
     messages = [schema(), record({"email": "bad"}), record(contact(1)), record(contact(2))]
     send(process, [*messages, state({"n": 3})])
-    wait_for_state(process, {"n": 3})
+    deadline = time.monotonic() + 30
+    while len(hubspot.contacts) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the bad record, read first, is rejected by now
 
-    returncode, _, stderr = stop(process)
+    returncode, states, stderr = stop(process)
 
     assert returncode == 128 + signal.SIGTERM
-    assert "more than `max_rejects` (0)" in stderr
+    assert states == []  # STATE stops before the reject past `max_rejects`
+    (stop_line,) = [line for line in stderr.splitlines() if "Stopped by signal" in line]
+    assert "Stopped by signal 15: 1 record(s) were rejected (kept in" in stop_line
+    assert "more than `max_rejects` (0)" in stop_line
+    assert "not written" not in stop_line

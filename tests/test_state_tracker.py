@@ -107,3 +107,15 @@ def test_nothing_accumulates_behind_a_record_that_never_settles():
         tracker.receive_state({"bookmark": number})
     assert tracker._settled_ahead == []
     assert len(tracker._waiting) == 0
+
+
+def test_a_record_kept_past_a_limit_settles_but_state_never_passes_it():
+    tracker, emitted = make_tracker()
+    written = tracker.next_record()
+    tracker.receive_state({"bookmark": 1})
+    held = tracker.next_record()
+    tracker.receive_state({"bookmark": 2})
+    tracker.never_passes(held)
+    tracker.settle([held, written])
+    assert emitted == [{"bookmark": 1}]
+    assert tracker.unsettled == 0
