@@ -84,7 +84,7 @@ def test_sigterm_during_an_outage_stops_retrying_at_once(hubspot, config, tmp_pa
     assert process.returncode == 128 + signal.SIGTERM
     assert stdout == ""  # STATE stays at {"n": 5}, where the written records put it
     assert len(hubspot.contacts) == 5
-    assert_ends_with_summary_then(stderr, "Stopped by signal 15. 5 record(s) were neither written")
+    assert_ends_with_summary_then(stderr, "Stopped by signal 15: 5 record(s) read were not written")
 
 
 def test_sigterm_during_an_outage_while_flushing_the_end_of_input_stops_at_once(
@@ -105,7 +105,7 @@ def test_sigterm_during_an_outage_while_flushing_the_end_of_input_stops_at_once(
     assert time.monotonic() - started < 10
     assert process.returncode == 128 + signal.SIGTERM
     assert stdout == ""
-    assert_ends_with_summary_then(stderr, "Stopped by signal 15. 1 record(s) were neither written")
+    assert_ends_with_summary_then(stderr, "Stopped by signal 15: 1 record(s) read were not written")
 
 
 def test_an_unexpected_error_ends_the_run_with_the_summary_without_waiting_for_retries(
