@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import threading
 import time
 import typing as t
@@ -10,6 +11,17 @@ import typing as t
 # Until HubSpot's headers say otherwise, assume the smallest published limit.
 DEFAULT_CALLS_PER_WINDOW = 100
 DEFAULT_WINDOW_SECONDS = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowUse:
+    """How much of the rolling window is in use right now, and whether calls wait for room."""
+
+    calls: int  # in flight, or answered within the window
+    calls_per_window: int
+    window_seconds: float
+    waiting: bool  # a call is held until the window has room (or a 429 pause ends)
+    waited_seconds: float  # time calls have spent held, in all, since the run began
 
 
 class RateGovernor:
@@ -30,14 +42,35 @@ class RateGovernor:
         self._finished_at: collections.deque[float] = collections.deque()
         self._in_flight = 0
         self._paused_until = 0.0
+        self._waiting = 0  # calls held in acquire() now
+        self._waited = 0.0  # seconds calls were held, in all
         self._condition = threading.Condition()
 
     def acquire(self) -> None:
         """Block until one more call fits in the window, then count it as in flight."""
         with self._condition:
-            while (wait := self._wait_needed()) > 0:
-                self._condition.wait(timeout=wait)
+            if self._wait_needed() > 0:
+                held_since = time.monotonic()
+                self._waiting += 1
+                try:
+                    while (wait := self._wait_needed()) > 0:
+                        self._condition.wait(timeout=wait)
+                finally:
+                    self._waiting -= 1
+                    self._waited += time.monotonic() - held_since
             self._in_flight += 1
+
+    def window_use(self) -> WindowUse:
+        """How much of the window is in use now (for the progress line)."""
+        with self._condition:
+            self._forget_calls_before(time.monotonic() - self.window_seconds)
+            return WindowUse(
+                calls=self._in_flight + len(self._finished_at),
+                calls_per_window=self.calls_per_window,
+                window_seconds=self.window_seconds,
+                waiting=self._waiting > 0,
+                waited_seconds=self._waited,
+            )
 
     def release(self, headers: t.Mapping[str, str] | None = None) -> None:
         """Count a finished call and learn the window from its response headers."""
@@ -58,13 +91,16 @@ class RateGovernor:
         if self._paused_until > now:
             return self._paused_until - now
         horizon = now - self.window_seconds
-        while self._finished_at and self._finished_at[0] <= horizon:
-            self._finished_at.popleft()
+        self._forget_calls_before(horizon)
         if self._in_flight + len(self._finished_at) < self.calls_per_window:
             return 0.0
         if self._finished_at:
             return self._finished_at[0] - horizon
         return self.window_seconds  # every slot is in flight: woken by release()
+
+    def _forget_calls_before(self, horizon: float) -> None:
+        while self._finished_at and self._finished_at[0] <= horizon:
+            self._finished_at.popleft()
 
     def _learn(self, headers: t.Mapping[str, str]) -> None:
         limit = _int_header(headers, "X-HubSpot-RateLimit-Max")

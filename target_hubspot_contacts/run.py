@@ -10,6 +10,8 @@ from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, ContactsAPI
 from target_hubspot_contacts.outcomes import Rejects, RunCounts, report_run
 from target_hubspot_contacts.outcomes_file import OutcomesFile
 from target_hubspot_contacts.portal import Portal
+from target_hubspot_contacts.progress import DEFAULT_PROGRESS_INTERVAL, ProgressReporter
+from target_hubspot_contacts.ratelimit import RateGovernor
 from target_hubspot_contacts.state import StateTracker
 from target_hubspot_contacts.writer import ContactWriter
 
@@ -48,6 +50,7 @@ class Run:
         self.dry_run = bool(config["dry_run"])
         self._finished = False
         self._retrier = retrier
+        self.governor = RateGovernor()
         self.client = HubSpotClient(
             api_url=config["api_url"],
             paths=paths,
@@ -55,6 +58,7 @@ class Run:
             retrier=retrier,
             logger=logger,
             timeout=float(config["request_timeout"]),
+            governor=self.governor,
         )
         # A dry run loads nothing, so it has nothing to checkpoint.
         self.tracker = StateTracker(_discard if self.dry_run else emit_state)
@@ -101,6 +105,16 @@ class Run:
             logger=logger,
             on_failure=on_failure,
         )
+        self.progress = ProgressReporter(
+            logger,
+            float(config.get("progress_interval", DEFAULT_PROGRESS_INTERVAL)),
+            records_read=lambda: self.tracker.received,
+            counts=self.counts,
+            calls=self.client.stats,
+            window_use=self.governor.window_use,
+            dry_run=self.dry_run,
+        )
+        self.progress.start()
 
     def finish(self, logger: logging.Logger, *, wait: bool = True) -> None:
         """Let calls in flight finish (unless not `wait`: their answers are then ignored),
@@ -108,6 +122,7 @@ class Run:
         if self._finished:
             return
         self._finished = True
+        self.progress.stop()
         if not wait:
             self._retrier.abandon()
             self.writer.stop_settling()

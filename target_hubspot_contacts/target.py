@@ -21,6 +21,7 @@ from target_hubspot_contacts.errors import (
     TerminationRequested,
     UnwrittenRecordsError,
 )
+from target_hubspot_contacts.progress import DEFAULT_PROGRESS_INTERVAL
 from target_hubspot_contacts.reader import SingerInputReader
 from target_hubspot_contacts.retries import Retrier
 from target_hubspot_contacts.run import Run
@@ -128,6 +129,12 @@ class TargetHubSpotContacts(Target):
             "outcomes_path",
             th.StringType,
             description="JSONL file with one line per record read: what became of it, and why.",
+        ),
+        th.Property(
+            "progress_interval",
+            th.NumberType(minimum=0),
+            default=DEFAULT_PROGRESS_INTERVAL,
+            description="Seconds between `Progress:` lines during a run; 0 turns them off.",
         ),
         th.Property(
             "max_rejects",

@@ -1,0 +1,88 @@
+"""The `Progress:` line a long run logs every `progress_interval` seconds (30 by default)."""
+
+from __future__ import annotations
+
+import re
+
+from target_hubspot_contacts.emulator import HubSpotEmulator
+from tests.helpers import TOKEN, contact, lines, record, run_target, schema
+
+PROGRESS = re.compile(
+    r"Progress: (?P<read>[\d,]+) records read in \d+ s; (?P<written>[\d,]+) contacts written "
+    r"\((?P<created>[\d,]+) created, (?P<updated>[\d,]+) updated\), (?P<rejected>[\d,]+) "
+    r"rejected.*; (?P<calls>[\d,]+) API calls; rate window (?P<used>\d+)/(?P<limit>\d+) calls "
+    r"per (?P<window>[\d.]+) s in use, (?P<wait>.*)\.$"
+)
+
+
+def progress_lines(stderr: str) -> list[re.Match]:
+    found = [PROGRESS.search(line) for line in stderr.splitlines() if "Progress:" in line]
+    assert all(found), [line for line in stderr.splitlines() if "Progress:" in line]
+    return found
+
+
+def one_by_one(count: int) -> str:
+    """Contacts that go one to a call, the first one rejected."""
+    messages = [schema(), record({"email": "not-an-email"})]
+    return lines(messages + [record(contact(n)) for n in range(1, count)])
+
+
+def test_a_slow_run_logs_progress_lines_that_count_up_to_the_summary(hubspot, config, tmp_path):
+    hubspot.latency = 0.3
+    config.update(
+        progress_interval=0.2,
+        batch_size_rows=1,
+        max_concurrency=1,
+        rejects_path=str(tmp_path / "rejects.jsonl"),
+        max_rejects=1,
+    )
+
+    result = run_target(tmp_path, config, one_by_one(8))
+
+    assert result.returncode == 0, result.stderr
+    found = progress_lines(result.stderr)
+    assert len(found) >= 3  # the run takes at least 7 calls x 0.3 s
+    created = [int(match["created"]) for match in found]
+    assert created == sorted(created), "figures only grow"
+    assert 0 < created[-1] <= 7
+    assert int(found[-1]["read"]) == 8
+    assert int(found[-1]["rejected"]) == 1
+    assert int(found[-1]["calls"]) >= created[-1]
+    assert "7 created" in result.stderr.split("Progress:")[-1]  # then the summary
+
+
+def test_the_progress_line_says_when_calls_wait_for_the_rate_window(tmp_path):
+    with HubSpotEmulator(access_token=TOKEN, rate_limit=2, interval_ms=1500) as hubspot:
+        config = {
+            "access_token": TOKEN,
+            "api_url": hubspot.url,
+            "progress_interval": 0.1,
+            "batch_size_rows": 1,
+        }
+
+        result = run_target(
+            tmp_path, config, lines([schema(), *map(record, map(contact, range(5)))])
+        )
+
+    assert result.returncode == 0, result.stderr
+    found = progress_lines(result.stderr)
+    assert {(match["limit"], match["window"]) for match in found[-3:]} == {("2", "1.5")}
+    assert any(match["wait"] == "waiting for room now" for match in found)
+    assert any(match["used"] == "2" for match in found)
+
+
+def test_a_progress_interval_of_0_turns_the_lines_off(hubspot, config, tmp_path):
+    hubspot.latency = 0.3
+    config.update(progress_interval=0, batch_size_rows=1, max_concurrency=1)
+
+    result = run_target(tmp_path, config, lines([schema(), record(contact(1)), record(contact(2))]))
+
+    assert result.returncode == 0, result.stderr
+    assert "Progress:" not in result.stderr
+
+
+def test_a_short_run_logs_no_progress_line_by_default(config, tmp_path):
+    result = run_target(tmp_path, config, lines([schema(), record(contact(1))]))
+
+    assert result.returncode == 0, result.stderr
+    assert "Progress:" not in result.stderr
