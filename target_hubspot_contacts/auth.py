@@ -9,6 +9,7 @@ import typing as t
 import requests
 
 from target_hubspot_contacts.errors import AuthenticationError, ConfigurationError
+from target_hubspot_contacts.reach import describe
 from target_hubspot_contacts.retries import (
     RETRYABLE_STATUSES,
     TRANSIENT_REQUEST_ERRORS,
@@ -19,6 +20,7 @@ if t.TYPE_CHECKING:
     import logging
 
     from target_hubspot_contacts.api_version import ApiPaths
+    from target_hubspot_contacts.reach import Reach
     from target_hubspot_contacts.retries import Retrier
 
 # Refresh this long before HubSpot says the token expires, so no call races the expiry.
@@ -60,10 +62,12 @@ class OAuthToken:
         client_secret: str,
         refresh_token: str,
         retrier: Retrier,
+        reach: Reach,
         timeout: float,
         logger: logging.Logger,
     ) -> None:
         self._token_url = token_url
+        self._reach = reach
         self._client_id = client_id
         self._client_secret = client_secret
         self._refresh_token = refresh_token
@@ -120,15 +124,25 @@ class OAuthToken:
             "client_secret": self._client_secret,
             "refresh_token": self._refresh_token,
         }
+        where = "the OAuth token refresh"
         try:
-            response = requests.post(self._token_url, data=form, timeout=self._timeout)
+            response = requests.post(
+                self._token_url,
+                data=form,
+                timeout=self._reach.timeout(self._timeout),
+                allow_redirects=False,
+            )
         except TRANSIENT_REQUEST_ERRORS as exc:
-            raise RetryableError(f"{type(exc).__name__} talking to {self._token_url}") from None
+            stop = self._reach.never_reached(exc, where)
+            if stop is not None:
+                raise stop from None
+            raise RetryableError(f"{describe(exc)}, talking to {self._token_url}") from None
         except requests.RequestException as exc:
             msg = f"Could not send the OAuth refresh to {self._token_url}: {type(exc).__name__}."
             raise ConfigurationError(msg) from None
         finally:
             self._retrier.count("calls")
+        self._reach.check_answer(response, where)
         body = _json_or_empty(response)
         status = response.status_code
         if status == 200 and isinstance(body.get("access_token"), str):
@@ -206,6 +220,7 @@ def token_from_config(
     *,
     paths: ApiPaths,
     retrier: Retrier,
+    reach: Reach,
     timeout: float,
     logger: logging.Logger,
 ) -> StaticToken | OAuthToken:
@@ -229,6 +244,7 @@ def token_from_config(
             client_secret=config["client_secret"].strip(),
             refresh_token=config["refresh_token"].strip(),
             retrier=retrier,
+            reach=reach,
             timeout=timeout,
             logger=logger,
         )

@@ -16,6 +16,7 @@ from target_hubspot_contacts.errors import (
     MissingScopesError,
 )
 from target_hubspot_contacts.ratelimit import RateGovernor
+from target_hubspot_contacts.reach import HUBSPOT_API_URL, describe, why_not_connected
 from target_hubspot_contacts.retries import (
     MAYBE_PROCESSED_STATUSES,
     RETRYABLE_STATUSES,
@@ -31,6 +32,7 @@ if t.TYPE_CHECKING:
 
     from target_hubspot_contacts.api_version import ApiPaths
     from target_hubspot_contacts.auth import OAuthToken, StaticToken
+    from target_hubspot_contacts.reach import Reach
     from target_hubspot_contacts.retries import Retrier
 
 __all__ = ["Answer", "CallStats", "HubSpotClient", "RejectedCallError"]
@@ -70,11 +72,13 @@ class HubSpotClient:
         paths: ApiPaths,
         token: StaticToken | OAuthToken,
         retrier: Retrier,
+        reach: Reach,
         logger: logging.Logger,
         timeout: float = 60.0,
         governor: RateGovernor | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self._reach = reach
         self.paths = paths
         self.stats = retrier.stats
         self._token = token
@@ -86,7 +90,16 @@ class HubSpotClient:
 
     def contact_properties(self) -> list[dict]:
         """The portal's contact property definitions."""
-        return self.request("GET", self.paths.contact_properties).body.get("results", [])
+        path = self.paths.contact_properties
+        body = self.request("GET", path).body
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            msg = (
+                f"`api_url` {self.api_url} answered GET {path} without a list of properties: "
+                f"it is not HubSpot's API. Check `api_url` ({HUBSPOT_API_URL} for HubSpot)."
+            )
+            raise ConfigurationError(msg)
+        return results
 
     def create_contact_property(self, definition: dict) -> dict:
         """Create a custom contact property and return its definition."""
@@ -126,13 +139,19 @@ class HubSpotClient:
                 method, self.api_url + path, json=json, headers={"Authorization": authorization}
             )
             response = session.send(
-                session.prepare_request(request), timeout=self._timeout, **environment
+                session.prepare_request(request),
+                timeout=self._reach.timeout(self._timeout),
+                allow_redirects=False,
+                **environment,
             )
         except TRANSIENT_REQUEST_ERRORS as exc:
+            stop = self._reach.never_reached(exc, f"{method} {path}")
+            if stop is not None:
+                raise stop from None
             # Only a failure to connect is sure to have left HubSpot untouched.
             raise RetryableError(
-                f"{type(exc).__name__} talking to {self.api_url}",
-                maybe_processed=not isinstance(exc, requests.ConnectTimeout),
+                f"{describe(exc)}, talking to {self.api_url}",
+                maybe_processed=why_not_connected(exc) is None,
             ) from None
         except requests.RequestException as exc:
             # Only the type: the message of e.g. InvalidHeader quotes the Authorization header.
@@ -141,6 +160,7 @@ class HubSpotClient:
         finally:
             self._governor.release(response.headers if response is not None else None)
             self._retrier.count("calls")
+        self._reach.check_answer(response, f"{method} {path}")
         return self._interpret(response, authorization)
 
     def _interpret(self, response: requests.Response, authorization: str) -> Answer:

@@ -20,6 +20,7 @@ if t.TYPE_CHECKING:
 
     from target_hubspot_contacts.api_version import ApiPaths
     from target_hubspot_contacts.auth import OAuthToken, StaticToken
+    from target_hubspot_contacts.reach import Reach
     from target_hubspot_contacts.retries import Retrier
 
 
@@ -45,6 +46,7 @@ class Run:
         *,
         paths: ApiPaths,
         retrier: Retrier,
+        reach: Reach,
         on_failure: t.Callable[[BaseException], None] | None = None,
     ) -> None:
         self.dry_run = bool(config["dry_run"])
@@ -56,6 +58,7 @@ class Run:
             paths=paths,
             token=token,
             retrier=retrier,
+            reach=reach,
             logger=logger,
             timeout=float(config["request_timeout"]),
             governor=self.governor,

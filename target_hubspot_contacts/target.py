@@ -22,6 +22,7 @@ from target_hubspot_contacts.errors import (
     UnwrittenRecordsError,
 )
 from target_hubspot_contacts.progress import DEFAULT_PROGRESS_INTERVAL
+from target_hubspot_contacts.reach import Reach
 from target_hubspot_contacts.reader import SingerInputReader
 from target_hubspot_contacts.retries import Retrier
 from target_hubspot_contacts.run import Run
@@ -179,11 +180,13 @@ class TargetHubSpotContacts(Target):
         self._retrier = Retrier(
             max_retry_seconds=float(self.config["max_retry_seconds"]), logger=self.logger
         )
+        self._reach = Reach(self.config["api_url"])
         try:
             self._token = token_from_config(
                 self.config,
                 paths=self._paths,
                 retrier=self._retrier,
+                reach=self._reach,
                 timeout=float(self.config["request_timeout"]),
                 logger=self.logger,
             )
@@ -231,6 +234,7 @@ class TargetHubSpotContacts(Target):
                 _write_state,
                 paths=self._paths,
                 retrier=self._retrier,
+                reach=self._reach,
                 on_failure=self._call_failed,
             )
         return self._run
