@@ -11,6 +11,7 @@ import threading
 import time
 import typing as t
 
+import backoff
 import requests
 
 from target_hubspot_contacts.errors import CallAbandoned, HubSpotAPIError
@@ -75,8 +76,8 @@ class Retrier:
     def call(self, attempt: t.Callable[[], T], *, what: str, advice: str) -> T:
         """`attempt()`, retried with backoff; once the budget is spent, an error saying so.
 
-        The waits are this loop's own, not backoff's `time.sleep`, so that a signal can end
-        them at once (`abandon`).
+        The delays are python-backoff's, but the waits are this loop's own: backoff's
+        decorators wait with `time.sleep`, which a signal cannot end in a worker thread.
         """
         started = time.monotonic()
         waits = wait_times()
@@ -120,19 +121,17 @@ class Retrier:
             setattr(self.stats, counter, getattr(self.stats, counter) + 1)
 
 
-def wait_times(
-    base: float = 1.0, cap: float = 60.0
-) -> Generator[float, RetryableError | None, None]:
-    """Exponential backoff with full jitter; HubSpot's own hint wins when it gives one."""
-    attempt = 0
+def wait_times(cap: float = 60.0) -> Generator[float, RetryableError | None, None]:
+    """Exponential backoff with full jitter (python-backoff's); HubSpot's own hint wins."""
+    delays = backoff.expo(max_value=cap)
+    next(delays)  # the generator's priming value
     error = yield 0.0
     while True:
         hint = error.retry_after if error is not None else None
         if hint is not None:
             error = yield hint + random.uniform(0, 0.25)  # noqa: S311
         else:
-            error = yield random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311
-            attempt += 1
+            error = yield backoff.full_jitter(next(delays))
 
 
 def error_category(body: t.Any) -> str | None:
