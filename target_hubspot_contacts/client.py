@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import typing as t
 
 import requests
@@ -32,10 +33,15 @@ if t.TYPE_CHECKING:
 
     from target_hubspot_contacts.api_version import ApiPaths
     from target_hubspot_contacts.auth import OAuthToken, StaticToken
+    from target_hubspot_contacts.concurrency import ConcurrencyController
+    from target_hubspot_contacts.ratelimit import Ticket
     from target_hubspot_contacts.reach import Reach
     from target_hubspot_contacts.retries import Retrier
 
 __all__ = ["Answer", "CallStats", "HubSpotClient", "RejectedCallError"]
+
+# Signs that HubSpot struggles under load: fewer calls go out at once until it recovers.
+STRUGGLING_STATUSES = frozenset({423, 500, 502, 503, 504, 521, 523, 524})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +82,7 @@ class HubSpotClient:
         logger: logging.Logger,
         timeout: float = 60.0,
         governor: RateGovernor | None = None,
+        concurrency: ConcurrencyController | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._reach = reach
@@ -86,6 +93,7 @@ class HubSpotClient:
         self._logger = logger
         self._timeout = timeout
         self._governor = governor or RateGovernor()
+        self._concurrency = concurrency
         self._local = threading.local()
 
     def contact_properties(self) -> list[dict]:
@@ -131,7 +139,7 @@ class HubSpotClient:
 
     def _send_once(self, method: str, path: str, json: t.Any) -> Answer:
         authorization = self._token.authorization()
-        self._governor.acquire()
+        ticket = self._governor.acquire()
         response = None
         try:
             session, environment = self._session()
@@ -148,6 +156,7 @@ class HubSpotClient:
             stop = self._reach.never_reached(exc, f"{method} {path}")
             if stop is not None:
                 raise stop from None
+            self._observe(None, ticket)
             # Only a failure to connect is sure to have left HubSpot untouched.
             raise RetryableError(
                 f"{describe(exc)}, talking to {self.api_url}",
@@ -158,10 +167,24 @@ class HubSpotClient:
             msg = f"Could not send {method} {path} to {self.api_url}: {type(exc).__name__}."
             raise HubSpotAPIError(msg) from None
         finally:
-            self._governor.release(response.headers if response is not None else None)
+            if response is None:
+                self._governor.release(ticket, None)
+            else:
+                refused = response.status_code == 429
+                self._governor.release(ticket, response.headers, refused=refused)
             self._retrier.count("calls")
         self._reach.check_answer(response, f"{method} {path}")
+        self._observe(response.status_code, ticket)
         return self._interpret(response, authorization)
+
+    def _observe(self, status: int | None, ticket: Ticket) -> None:
+        """Tell the concurrency controller how HubSpot answered (None: no answer came)."""
+        if self._concurrency is None or status == 429:
+            return
+        if status is None or status in STRUGGLING_STATUSES:
+            self._concurrency.struggled()
+        else:
+            self._concurrency.answered(time.monotonic() - ticket.sent_at)
 
     def _interpret(self, response: requests.Response, authorization: str) -> Answer:
         status = response.status_code
@@ -221,10 +244,10 @@ class HubSpotClient:
             )
             raise DailyLimitError(msg)
         wait = self._retrier.retry_after(response, 429)
-        if wait is None:
-            wait = self._governor.window_seconds
-        self._governor.pause(wait)
-        raise RetryableError(detail, retry_after=wait)
+        if wait is not None:
+            self._governor.pause(wait)
+        # Without Retry-After, the governor holds the retry until the window has room for it.
+        raise RetryableError(detail, retry_after=0.0 if wait is None else wait)
 
     def _session(self) -> tuple[requests.Session, dict]:
         """This thread's session, and the proxy and TLS settings it takes from the environment.

@@ -27,6 +27,10 @@ class DailyLimitError(TargetError):
     """The account's daily API budget is spent; retrying before it resets is pointless."""
 
 
+class DailyReserveError(TargetError):
+    """One more call would spend the share of the daily budget `daily_reserve` keeps back."""
+
+
 class HubSpotAPIError(TargetError):
     """HubSpot answered with an error the target cannot recover from."""
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import typing as t
 import uuid
 
+from target_hubspot_contacts.auth import OAuthToken
 from target_hubspot_contacts.client import HubSpotClient
+from target_hubspot_contacts.concurrency import ConcurrencyController
 from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, ContactsAPI
 from target_hubspot_contacts.outcomes import Rejects, RunCounts, report_run
 from target_hubspot_contacts.outcomes_file import OutcomesFile
 from target_hubspot_contacts.portal import Portal
 from target_hubspot_contacts.progress import DEFAULT_PROGRESS_INTERVAL, ProgressReporter
-from target_hubspot_contacts.ratelimit import RateGovernor
+from target_hubspot_contacts.ratelimit import DailyBudget, RateGovernor
 from target_hubspot_contacts.state import StateTracker
 from target_hubspot_contacts.writer import ContactWriter
 
@@ -19,7 +21,7 @@ if t.TYPE_CHECKING:
     import logging
 
     from target_hubspot_contacts.api_version import ApiPaths
-    from target_hubspot_contacts.auth import OAuthToken, StaticToken
+    from target_hubspot_contacts.auth import StaticToken
     from target_hubspot_contacts.reach import Reach
     from target_hubspot_contacts.retries import Retrier
 
@@ -52,7 +54,10 @@ class Run:
         self.dry_run = bool(config["dry_run"])
         self._finished = False
         self._retrier = retrier
-        self.governor = RateGovernor()
+        self.governor = RateGovernor(
+            share=float(config["rate_limit_share"]), daily=_daily_budget(config, token, logger)
+        )
+        concurrency = ConcurrencyController(config["max_concurrency"], self.governor)
         self.client = HubSpotClient(
             api_url=config["api_url"],
             paths=paths,
@@ -62,6 +67,7 @@ class Run:
             logger=logger,
             timeout=float(config["request_timeout"]),
             governor=self.governor,
+            concurrency=concurrency,
         )
         # A dry run loads nothing, so it has nothing to checkpoint.
         self.tracker = StateTracker(_discard if self.dry_run else emit_state)
@@ -104,7 +110,7 @@ class Run:
             outcomes=self.outcomes,
             counts=self.counts,
             batch_size=config.get("batch_size_rows") or MAX_INPUTS_PER_CALL,
-            max_concurrency=config["max_concurrency"],
+            concurrency=concurrency,
             logger=logger,
             on_failure=on_failure,
         )
@@ -141,6 +147,19 @@ class Run:
         )
         self.rejects.close()
         self.outcomes.close()
+
+
+def _daily_budget(
+    config: t.Mapping[str, t.Any], token: StaticToken | OAuthToken, logger: logging.Logger
+) -> DailyBudget | None:
+    """The daily budget guard `daily_reserve` asks for, if it can apply to these credentials."""
+    reserve = float(config.get("daily_reserve") or 0)
+    if reserve <= 0:
+        return None
+    if isinstance(token, OAuthToken):
+        logger.warning("`daily_reserve` is ignored: OAuth calls have no daily limit in HubSpot.")
+        return None
+    return DailyBudget(reserve, logger)
 
 
 def _discard(value: dict) -> None:

@@ -17,6 +17,7 @@ from target_hubspot_contacts.auth import token_from_config
 from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, WRITE_MODES
 from target_hubspot_contacts.errors import (
     ConfigurationError,
+    DailyReserveError,
     TargetError,
     TerminationRequested,
     UnwrittenRecordsError,
@@ -151,9 +152,21 @@ class TargetHubSpotContacts(Target):
         ),
         th.Property(
             "max_concurrency",
-            th.IntegerType(minimum=1, maximum=32),
-            default=8,
-            description="Upsert calls in flight at once (paced by the account's rate limit).",
+            th.IntegerType(minimum=1, maximum=128),
+            default=64,
+            description="Most calls in flight at once; fewer are sent when fewer fill the window.",
+        ),
+        th.Property(
+            "rate_limit_share",
+            th.NumberType(exclusive_minimum=0, maximum=1),
+            default=1,
+            description="Share of the app's per-10-second limit this target may use (0-1].",
+        ),
+        th.Property(
+            "daily_reserve",
+            th.NumberType(minimum=0, exclusive_maximum=1),
+            default=0,
+            description="Share of the account's daily limit never spent; the run stops before.",
         ),
         th.Property(
             "request_timeout",
@@ -262,13 +275,14 @@ class TargetHubSpotContacts(Target):
             self._exit_after_failure(exc)
 
     def _exit_after_failure(self, error: Exception) -> t.NoReturn:
-        """Report, then print the error as the run's last line; calls in flight are abandoned."""
+        """Report, then print the error as the run's last line; calls in flight are abandoned,
+        except when `daily_reserve` stops the run: a stop, not a failure, so they finish."""
         self._ending = True
         expected = isinstance(error, TargetError)
         if not expected:
             self.logger.error("Unexpected error:", exc_info=error)
         if self._run is not None:
-            self._run.finish(self.logger, wait=False)
+            self._run.finish(self.logger, wait=isinstance(error, DailyReserveError))
         if expected:
             self.logger.error("%s", error)  # the message is the whole story: no traceback
         else:

@@ -17,6 +17,7 @@ from target_hubspot_contacts.outcomes_file import RecordOutcome
 if t.TYPE_CHECKING:
     import logging
 
+    from target_hubspot_contacts.concurrency import ConcurrencyController
     from target_hubspot_contacts.contacts import ContactsAPI
     from target_hubspot_contacts.outcomes import Outcome, Reason, Rejects, RunCounts
     from target_hubspot_contacts.outcomes_file import OutcomesFile
@@ -77,7 +78,7 @@ class ContactWriter:
         outcomes: OutcomesFile,
         counts: RunCounts,
         batch_size: int,
-        max_concurrency: int,
+        concurrency: ConcurrencyController,
         logger: logging.Logger,
         on_failure: t.Callable[[BaseException], None] | None = None,
     ) -> None:
@@ -90,7 +91,7 @@ class ContactWriter:
         self._outcomes = outcomes
         self._counts = counts
         self._batch_size = max(1, min(batch_size, MAX_INPUTS_PER_CALL))
-        self._max_concurrency = max(1, max_concurrency)
+        self._concurrency = concurrency  # how many calls may be in flight right now
         self._logger = logger
         self._pending: dict[str, PendingContact] = {}  # by the contact's identity
         self._pending_conflicts: set[str] = set()  # their conflict keys
@@ -100,7 +101,7 @@ class ContactWriter:
         self._lock = threading.RLock()  # pending and in-flight: the main and lingering threads
         self._settle_lock = threading.Lock()  # outcomes: the worker threads
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self._max_concurrency, thread_name_prefix="hubspot-call"
+            max_workers=concurrency.maximum, thread_name_prefix="hubspot-call"
         )
         self.busy = 0  # >0 while the main thread waits inside the writer
         self.stop_signal: int | None = None
@@ -225,7 +226,7 @@ class ContactWriter:
         return (
             not failed
             and self.stop_signal is None
-            and len(running) < self._max_concurrency
+            and len(running) < self._concurrency.limit()
             and not any(self._pending_conflicts & self._in_flight[f] for f in running)
         )
 
@@ -236,7 +237,7 @@ class ContactWriter:
         keys = self._pending_conflicts
         self._wait(
             until=lambda: (
-                len(self._in_flight) < self._max_concurrency
+                len(self._in_flight) < self._concurrency.limit()
                 and not any(keys & busy_keys for busy_keys in self._in_flight.values())
             )
         )

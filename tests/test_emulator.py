@@ -465,6 +465,34 @@ def test_rolling_window_refuses_with_429_then_recovers() -> None:
     assert recovered.headers["X-HubSpot-RateLimit-Remaining"] == "1"
 
 
+def overlapping_calls(emu: HubSpotEmulator) -> tuple[Any, Any]:
+    """A slow call, and a second one sent while the first is in flight: their log entries."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(call, emu, "GET", PROPERTIES)
+        deadline = time.monotonic() + 10
+        while not emu.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        call(emu, "GET", PROPERTIES)
+        first.result()
+    return tuple(emu.requests)
+
+
+def test_a_call_counts_against_the_window_as_it_arrives() -> None:
+    with HubSpotEmulator(access_token=TOKEN, rate_limit=1, latency=1.0) as emu:
+        first, second = overlapping_calls(emu)
+
+    assert (first.status, second.status) == (200, 429)
+    assert second.answered_at < first.answered_at  # refused at once, without doing the work
+
+
+def test_counting_once_the_latency_has_passed_shows_the_other_reading() -> None:
+    with HubSpotEmulator(access_token=TOKEN, rate_limit=1, latency=1.0, count_at="answer") as emu:
+        first, second = overlapping_calls(emu)
+
+    assert (first.status, second.status) == (200, 429)
+    assert second.answered_at > first.answered_at  # counted only once its latency had passed
+
+
 def test_spent_daily_budget_is_429_daily() -> None:
     with HubSpotEmulator(access_token=TOKEN, dated_only=True, daily_limit=2) as emu:
         statuses = [call(emu, "GET", PROPERTIES).status_code for _ in range(2)]

@@ -75,11 +75,13 @@ def interleaved(records: int, state_every: int) -> list[dict]:
     return messages
 
 
-@pytest.mark.parametrize("max_concurrency", [1, 3])
+@pytest.mark.parametrize("max_concurrency", [1, 3, None], ids=["1", "3", "default"])
 def test_each_printed_state_is_covered_by_what_hubspot_holds(hubspot, config, max_concurrency):
     hubspot.latency = 0.02
     messages = interleaved(records=47, state_every=5)
-    config.update(batch_size_rows=4, max_concurrency=max_concurrency)
+    config.update(batch_size_rows=4)
+    if max_concurrency:
+        config.update(max_concurrency=max_concurrency)
 
     out = run_in_process(config, lines(messages), hubspot)
 

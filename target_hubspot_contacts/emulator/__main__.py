@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from target_hubspot_contacts.emulator.routing import COUNT_AT, COUNT_ON_ARRIVAL
 from target_hubspot_contacts.emulator.server import Fault, HubSpotEmulator, make_fault
 
 
@@ -37,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--daily-limit", type=int, default=1_000_000, help="calls per day (0 = no limit)"
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every call")
+    parser.add_argument(
+        "--count-at",
+        choices=COUNT_AT,
+        default=COUNT_ON_ARRIVAL,
+        help="count a call against the rate limits as it arrives (as HubSpot does, the default) "
+        "or once its latency has passed",
+    )
     parser.add_argument(
         "--token-ttl", type=int, default=1800, help="OAuth access token lifetime (s)"
     )
@@ -132,6 +140,7 @@ def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
         interval_ms=args.interval_ms,
         daily_limit=args.daily_limit or None,
         latency=args.latency_ms / 1000,
+        count_at=args.count_at,
         token_ttl=args.token_ttl,
         partial_upserts=not args.no_partial_upserts,
         dated_only=args.dated_only,

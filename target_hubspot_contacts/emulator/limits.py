@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
-import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,32 +98,33 @@ class RateLimits:
 
     def clear(self) -> None:
         """Empty every window and the daily count."""
-        self._windows: dict[str, deque[float]] = {}
+        self._windows: dict[str, list[float]] = {}  # arrival times, oldest first
         self._daily_used = 0
 
-    def spend(self, kind: str) -> tuple[dict[str, str], Reply | None]:
-        """Count one call against the budgets, or refuse it with 429 (which costs nothing)."""
-        now = time.monotonic()
-        window = self._window(kind, now)
+    def new_day(self) -> None:
+        """The daily budget resets, as at midnight in the account's time zone."""
+        self._daily_used = 0
+
+    def spend(self, kind: str, at: float) -> tuple[dict[str, str], Reply | None]:
+        """Count one call received `at` against the budgets, or refuse it with 429 (free)."""
+        window = self._window(kind, at)
         daily = kind == PRIVATE and self.daily_limit is not None
         if daily and self._daily_used >= self.daily_limit:
             return self._headers(kind, window), rate_limited(daily=True)
         if self.rate_limit is not None and len(window) >= self.rate_limit:
             return self._headers(kind, window), rate_limited(daily=False)
-        window.append(now)
+        bisect.insort(window, at)  # calls are counted a little out of order by threads
         if daily:
             self._daily_used += 1
         return self._headers(kind, window), None
 
-    def _window(self, kind: str, now: float) -> deque[float]:
+    def _window(self, kind: str, now: float) -> list[float]:
         """The calls of this token kind inside the rolling window ending now."""
-        window = self._windows.setdefault(kind, deque())
-        horizon = now - self.interval_ms / 1000
-        while window and window[0] <= horizon:
-            window.popleft()
+        window = self._windows.setdefault(kind, [])
+        del window[: bisect.bisect_right(window, now - self.interval_ms / 1000)]
         return window
 
-    def _headers(self, kind: str, window: deque[float]) -> dict[str, str]:
+    def _headers(self, kind: str, window: list[float]) -> dict[str, str]:
         """HubSpot's `X-HubSpot-RateLimit-*` headers after this call."""
         headers = {}
         if self.rate_limit is not None:

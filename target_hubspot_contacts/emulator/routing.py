@@ -6,6 +6,7 @@ and are only ever called by `HubSpotState` with its lock held.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import threading
 import time
@@ -38,6 +39,10 @@ SCHEMA_READ_SCOPE = "crm.schemas.contacts.read"
 SCHEMA_WRITE_SCOPE = "crm.schemas.contacts.write"
 ALL_SCOPES = (READ_SCOPE, WRITE_SCOPE, SCHEMA_READ_SCOPE, SCHEMA_WRITE_SCOPE)
 INTROSPECTION_PREFIX = "/_emulator/"
+# When a call is counted against the rate limits: as it arrives (as HubSpot does), or once
+# its latency has passed (answer), to show how the target copes if HubSpot counted that way.
+COUNT_ON_ARRIVAL, COUNT_ON_ANSWER = "arrival", "answer"
+COUNT_AT = (COUNT_ON_ARRIVAL, COUNT_ON_ANSWER)
 
 
 @dataclass
@@ -51,6 +56,7 @@ class RequestRecord:
     body: Any
     status: int = 0
     response: Any = None
+    response_headers: dict[str, str] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
     answered_at: float | None = None  # time.monotonic() once answered (or dropped)
 
@@ -62,6 +68,15 @@ class Route:
     handler: Callable[[ApiRequest], Reply]
     scopes: tuple[str, ...]  # any one of them is enough
     public: bool = False  # no token, rate limit, scope or JSON check (the OAuth token endpoint)
+
+
+@dataclass
+class Admission:
+    """A request let past routing, authentication and the rate limits, or the reply refusing it."""
+
+    route: Route | None = None
+    limit_headers: dict[str, str] = field(default_factory=dict)
+    reply: Reply | None = None  # the whole answer, when the request goes no further
 
 
 class RouteTable:
@@ -112,8 +127,12 @@ class HubSpotState:
         partial_upserts: bool = True,
         dated_only: bool = False,
         error_shape: str = "embedded",
+        count_at: str = COUNT_ON_ARRIVAL,
     ) -> None:
+        if count_at not in COUNT_AT:
+            raise ValueError(f"count_at must be one of {COUNT_AT}, not {count_at!r}")
         self.lock = threading.RLock()
+        self.count_at = count_at
         self.scopes = frozenset(ALL_SCOPES if scopes is None else scopes)
         self.latency = latency
         self.dated_only = dated_only  # answer numeric-version paths as HubSpot will once retired
@@ -187,6 +206,11 @@ class HubSpotState:
         with self.lock:
             self._tokens.expire_access_tokens()
 
+    def new_day(self) -> None:
+        """Reset the daily budget."""
+        with self.lock:
+            self._limits.new_day()
+
     def add_property(self, definition: Mapping[str, Any]) -> None:
         """Add or replace a property definition."""
         prop = normalize_property(definition)
@@ -241,13 +265,14 @@ class HubSpotState:
 
     # ----- request lifecycle (called from the handler) -----
 
-    def begin(self, request: ApiRequest) -> tuple[RequestRecord, Fault | None]:
-        """Log the request and take the fault queued for it, if any."""
+    def begin(self, request: ApiRequest, arrived: float) -> tuple[RequestRecord, Fault | None]:
+        """Log the request (in order of arrival) and take the fault queued for it, if any."""
         with self.lock:
             record = RequestRecord(
                 request.method, request.path, request.query, request.headers, request.body
             )
-            self._records.append(record)
+            record.at = arrived
+            bisect.insort(self._records, record, key=lambda logged: logged.at)
             return record, self._faults.take(request.path)
 
     def finish(self, record: RequestRecord, reply: Reply | None) -> None:
@@ -256,11 +281,17 @@ class HubSpotState:
             record.answered_at = time.monotonic()
             if reply is not None:
                 record.status, record.response = reply.status, reply.body
+                record.response_headers = dict(reply.headers)
 
-    def handle(self, request: ApiRequest) -> Reply:
-        """Answer an API request the way HubSpot would."""
+    def admit(self, request: ApiRequest, arrived: float) -> Admission:
+        """Route, authenticate and count the request against the limits (a 429 if over)."""
         with self.lock:
-            reply = self._dispatch(request)
+            return self._admit(request, arrived)
+
+    def handle(self, request: ApiRequest, admission: Admission | None = None) -> Reply:
+        """Answer an API request the way HubSpot would (admitting it first, unless done)."""
+        with self.lock:
+            reply = self._answer(request, admission or self._admit(request, time.monotonic()))
         return stamp(reply)
 
     def introspect(self, request: ApiRequest) -> Reply:
@@ -284,24 +315,35 @@ class HubSpotState:
 
     # ----- routing, authentication, limits -----
 
-    def _dispatch(self, request: ApiRequest) -> Reply:
+    def _admit(self, request: ApiRequest, at: float) -> Admission:
         if self.dated_only and is_retired(request.path):
-            return not_found(request)
+            return Admission(reply=not_found(request))
         if self.max_request_bytes is not None and request.size > self.max_request_bytes:
             # As a gateway answers, before any HubSpot logic, auth or rate limit.
-            return Reply(413, {"status": "error", "message": "Request Entity Too Large"})
+            too_large = Reply(413, {"status": "error", "message": "Request Entity Too Large"})
+            return Admission(reply=too_large)
         route = self._routes.find(request.path, request.method)
         if route is None:
             known = self._routes.knows(request.path)
-            return method_not_allowed(request) if known else not_found(request)
+            return Admission(reply=method_not_allowed(request) if known else not_found(request))
         if route.public:
-            return route.handler(request)
+            return Admission(route)
         kind, refused = self._tokens.authenticate(request.headers)
         if refused is not None:
-            return refused
-        limit_headers, reply = self._limits.spend(kind)
-        reply = reply or self._authorize(route.scopes) or self._call(route, request)
-        reply.headers.update(limit_headers)
+            return Admission(reply=refused)
+        limit_headers, over_limit = self._limits.spend(kind, at)
+        if over_limit is not None:
+            over_limit.headers.update(limit_headers)
+        return Admission(route, limit_headers, over_limit)
+
+    def _answer(self, request: ApiRequest, admission: Admission) -> Reply:
+        route = admission.route
+        if admission.reply is not None or route is None:
+            return admission.reply or not_found(request)
+        if route.public:
+            return route.handler(request)
+        reply = self._authorize(route.scopes) or self._call(route, request)
+        reply.headers.update(admission.limit_headers)
         return reply
 
     def _authorize(self, any_of: tuple[str, ...]) -> Reply | None:

@@ -23,7 +23,9 @@ from target_hubspot_contacts.emulator.limits import Fault, fault_reply, make_fau
 from target_hubspot_contacts.emulator.replies import ApiRequest, Reply, error_reply, stamp
 from target_hubspot_contacts.emulator.routing import (
     ALL_SCOPES,
+    COUNT_ON_ARRIVAL,
     INTROSPECTION_PREFIX,
+    Admission,
     HubSpotState,
     RequestRecord,
 )
@@ -92,28 +94,35 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay quiet: the CLI's stdout and stderr belong to the user."""
 
     def _serve(self) -> None:
+        arrived = time.monotonic()  # the request line and headers are in: HubSpot has it
         state = self.server.state
         headers = {name.lower(): value for name, value in self.headers.items()}
         request = ApiRequest.parse(self.command, self.path, headers, self._read_body())
         if request.path.startswith(INTROSPECTION_PREFIX):
             self._send(state.introspect(request))
             return
-        record, fault = state.begin(request)
-        time.sleep((fault.delay if fault else 0.0) + state.latency)
+        record, fault = state.begin(request, arrived)
+        faulted = fault is not None and (fault.status is not None or fault.drop_connection)
+        admission = None
+        if not faulted and state.count_at == COUNT_ON_ARRIVAL:
+            admission = state.admit(request, arrived)
+        # A call refused on arrival (a 429, a bad token) is answered without doing the work.
+        working = admission is None or admission.reply is None
+        time.sleep((fault.delay if fault else 0.0) + (state.latency if working else 0.0))
         if fault is not None and fault.drop_connection:
             state.finish(record, None)
             self.close_connection = True
             return
-        reply = fault_reply(fault) if fault and fault.status else self._handle(request)
+        reply = fault_reply(fault) if faulted else self._handle(request, admission)
         state.finish(record, reply)
         self._send(reply)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 (http.server's names)
 
-    def _handle(self, request: ApiRequest) -> Reply:
+    def _handle(self, request: ApiRequest, admission: Admission | None) -> Reply:
         """The state's answer; a bug becomes a printed traceback and a 500, not a hung client."""
         try:
-            return self.server.state.handle(request)
+            return self.server.state.handle(request, admission)
         except Exception:
             sys.stderr.write(traceback.format_exc())
             return stamp(error_reply(500, "internal error", "INTERNAL_ERROR"))
@@ -170,6 +179,7 @@ class HubSpotEmulator:
         error_shape: str = "embedded",
         traced_errors: bool = True,
         max_request_bytes: int | None = None,
+        count_at: str = COUNT_ON_ARRIVAL,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -189,6 +199,7 @@ class HubSpotEmulator:
             partial_upserts=partial_upserts,
             dated_only=dated_only,
             error_shape=error_shape,
+            count_at=count_at,
         )
         self.traced_errors = traced_errors
         self.max_request_bytes = max_request_bytes
@@ -323,6 +334,10 @@ class HubSpotEmulator:
             times=times,
         )
         self._state.inject(fault)
+
+    def new_day(self) -> None:
+        """Reset the daily budget, as midnight in the account's time zone does."""
+        self._state.new_day()
 
     def reset(self) -> None:
         """Forget contacts, requests, faults and rate windows; restore default properties."""

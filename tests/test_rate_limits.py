@@ -1,0 +1,140 @@
+"""The account's limits: calls in flight follow latency; `rate_limit_share`, `daily_reserve`."""
+
+from __future__ import annotations
+
+from target_hubspot_contacts.emulator import HubSpotEmulator, RequestRecord
+from tests.helpers import TOKEN, contact, lines, printed_states, record, run_target, schema, state
+
+CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "client-1", "oauth-client-secret-xyz", "refresh-abc-123"
+
+
+def contacts_input(count: int, first: int = 1) -> str:
+    """`count` contacts from number `first`, each followed by a STATE naming it."""
+    messages = [schema()]
+    for number in range(first, first + count):
+        messages += [record(contact(number)), state({"n": number})]
+    return lines(messages)
+
+
+def settings(hubspot: HubSpotEmulator, **extra) -> dict:
+    """One contact a call, so calls are many and small."""
+    return {"access_token": TOKEN, "api_url": hubspot.url, "batch_size_rows": 1, **extra}
+
+
+def most_in_any_window(calls: list[RequestRecord], seconds: float) -> int:
+    """The most calls HubSpot received within any `seconds`."""
+    arrivals = sorted(call.at for call in calls)
+    return max(sum(1 for t in arrivals if start <= t < start + seconds) for start in arrivals)
+
+
+def most_in_flight(calls: list[RequestRecord]) -> int:
+    """The most calls HubSpot was working on at once."""
+    events = sorted([(call.at, 1) for call in calls] + [(call.answered_at, -1) for call in calls])
+    in_flight = peak = 0
+    for _, change in events:
+        in_flight += change
+        peak = max(peak, in_flight)
+    return peak
+
+
+def test_calls_in_flight_grow_with_hubspots_latency(tmp_path):
+    with HubSpotEmulator(
+        access_token=TOKEN, rate_limit=40, interval_ms=1000, latency=0.5
+    ) as hubspot:
+        result = run_target(tmp_path, settings(hubspot), contacts_input(60))
+
+        assert result.returncode == 0, result.stderr
+        assert len(hubspot.contacts) == 60
+        # 40 calls a second at half a second each need about 20 in flight.
+        assert most_in_flight(hubspot.calls("/batch/upsert")) >= 12
+
+
+def test_max_concurrency_bounds_the_calls_in_flight(tmp_path):
+    with HubSpotEmulator(
+        access_token=TOKEN, rate_limit=40, interval_ms=1000, latency=0.3
+    ) as hubspot:
+        config = settings(hubspot, max_concurrency=3)
+        result = run_target(tmp_path, config, contacts_input(20))
+
+        assert result.returncode == 0, result.stderr
+        assert len(hubspot.contacts) == 20
+        assert most_in_flight(hubspot.calls("/batch/upsert")) <= 3
+
+
+def test_rate_limit_share_keeps_to_its_share_of_the_window(tmp_path):
+    with HubSpotEmulator(access_token=TOKEN, rate_limit=20, interval_ms=1000) as hubspot:
+        config = settings(hubspot, rate_limit_share=0.5)
+        result = run_target(tmp_path, config, contacts_input(30))
+
+        assert result.returncode == 0, result.stderr
+        assert len(hubspot.contacts) == 30
+        assert [call for call in hubspot.requests if call.status == 429] == []
+        assert most_in_any_window(hubspot.requests, 1.0) <= 10
+
+
+def test_daily_reserve_stops_before_the_budget_falls_below_it(tmp_path):
+    with HubSpotEmulator(access_token=TOKEN, daily_limit=40) as hubspot:
+        config = settings(hubspot, daily_reserve=0.5)
+        result = run_target(tmp_path, config, contacts_input(40))
+
+        assert result.returncode == 1
+        message = result.stderr.strip().splitlines()[-1]  # the error that ends the run
+        assert "daily HubSpot API budget (40 calls a day)" in message
+        assert "`daily_reserve` (0.5, 20 calls kept" in message
+        assert "20 calls are left today" in message
+        assert "a later run resumes from the last STATE" in message
+        answered = [call for call in hubspot.requests if call.status == 200]
+        assert len(answered) == 20  # the properties read and 19 upserts
+        assert (
+            min(int(c.response_headers["X-HubSpot-RateLimit-Daily-Remaining"]) for c in answered)
+            == 20
+        )
+
+
+def test_after_the_daily_reserve_stop_state_covers_what_was_written_and_a_rerun_resumes(tmp_path):
+    with HubSpotEmulator(access_token=TOKEN, daily_limit=60, latency=0.3) as hubspot:
+        config = settings(hubspot, daily_reserve=0.5)
+        result = run_target(tmp_path, config, contacts_input(40))
+
+        assert result.returncode == 1
+        last = printed_states(result.stdout)[-1]["n"]
+        written = {n for n in range(1, 41) if hubspot.contact(f"person{n}@example.com")}
+        # Every upsert that fits above the reserve of 30 calls went out, and those in flight
+        # when the reserve was reached finished: STATE covers all of them.
+        assert len(written) == 29
+        assert last == min(set(range(1, 41)) - written) - 1
+
+        hubspot.new_day()
+        rerun = run_target(tmp_path, config, contacts_input(40 - last, first=last + 1))
+
+        assert rerun.returncode == 0, rerun.stderr
+        assert len(hubspot.contacts) == 40
+        assert printed_states(rerun.stdout)[-1] == {"n": 40}
+
+
+def test_daily_reserve_is_ignored_with_a_warning_for_oauth(tmp_path):
+    with HubSpotEmulator(access_token=TOKEN, daily_limit=10) as hubspot:
+        hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+        config = {
+            "api_url": hubspot.url,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": REFRESH_TOKEN,
+            "daily_reserve": 0.9,
+        }
+        result = run_target(tmp_path, config, contacts_input(5))
+
+        assert result.returncode == 0, result.stderr
+        assert len(hubspot.contacts) == 5
+        assert "`daily_reserve` is ignored: OAuth calls have no daily limit" in result.stderr
+
+
+def test_shares_outside_their_range_are_refused_naming_the_setting(hubspot, tmp_path):
+    config = settings(hubspot, rate_limit_share=0, daily_reserve=1)
+
+    result = run_target(tmp_path, config, contacts_input(1))
+
+    assert result.returncode == 1
+    assert "config['rate_limit_share']" in result.stderr
+    assert "config['daily_reserve']" in result.stderr
+    assert hubspot.requests == []
