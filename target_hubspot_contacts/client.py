@@ -16,6 +16,7 @@ from target_hubspot_contacts.errors import (
     HubSpotAPIError,
     MissingScopesError,
 )
+from target_hubspot_contacts.logvalues import values_shown
 from target_hubspot_contacts.ratelimit import RateGovernor
 from target_hubspot_contacts.reach import HUBSPOT_API_URL, describe, why_not_connected
 from target_hubspot_contacts.retries import (
@@ -193,7 +194,11 @@ class HubSpotClient:
         if 200 <= status < 300:
             return Answer(status, body, correlation_id)
         where = f"{response.request.method} {response.request.path_url}"
-        detail = describe_failure(status, body, correlation_id)
+        # HubSpot's message about records it was sent may quote them.
+        carried_records = response.request.path_url.startswith(self.paths.contacts_batch)
+        detail = describe_failure(
+            status, body, correlation_id, quote_message=values_shown() or not carried_records
+        )
         if status == 429:
             self._retrier.count("rate_limited")
             return self._rate_limited(response, body, detail)

@@ -7,6 +7,7 @@ import typing as t
 
 from target_hubspot_contacts.client import RejectedCallError
 from target_hubspot_contacts.errors import ConfigurationError, HubSpotAPIError
+from target_hubspot_contacts.logvalues import hubspot_message
 from target_hubspot_contacts.outcomes import (
     Archived,
     Outcome,
@@ -85,7 +86,7 @@ class ContactsAPI:
         to_create = [c for c in contacts if self.identity(c.id_value) not in existing]
         created = iter(self._create(to_create))
         return [
-            Skipped(self._already_exists(c), record_id=existing[self.identity(c.id_value)])
+            self._already_exists(c, existing[self.identity(c.id_value)])
             if self.identity(c.id_value) in existing
             else next(created)
             for c in contacts
@@ -127,9 +128,9 @@ class ContactsAPI:
     def _dry_run_outcome(self, contact: ContactInput, existing: dict[str, str]) -> Outcome:
         record_id = existing.get(self.identity(contact.id_value))
         if self._write_mode == "update_only" and record_id is None:
-            return Skipped(self._not_found(contact))
+            return self._not_found(contact)
         if self._write_mode == "create_only" and record_id is not None:
-            return Skipped(self._already_exists(contact), record_id=record_id)
+            return self._already_exists(contact, record_id)
         return Written(new=record_id is None, record_id=record_id)
 
     def _update_existing(
@@ -145,7 +146,7 @@ class ContactsAPI:
 
         written = iter(self._traced("update", to_update, update_input))
         return [
-            next(written) if self.identity(c.id_value) in existing else Skipped(self._not_found(c))
+            next(written) if self.identity(c.id_value) in existing else self._not_found(c)
             for c in contacts
         ]
 
@@ -194,17 +195,21 @@ class ContactsAPI:
         """A contact found on looking again: created unconfirmed if our lost answer likely did."""
         if lost:
             return Written(new=True, confirmed=False, record_id=record_id)
-        return Skipped(self._already_exists(contact), record_id=record_id)
+        return self._already_exists(contact, record_id)
 
-    def _not_found(self, contact: ContactInput) -> str:
-        return (
-            f"no contact with {self._id_property} {contact.id_value!r}; update_only never creates"
+    def _not_found(self, contact: ContactInput) -> Skipped:
+        rule = "update_only never creates"
+        return Skipped(
+            f"no contact with {self._id_property} {contact.id_value!r}; {rule}",
+            summary=f"no contact with its {self._id_property}; {rule}",
         )
 
-    def _already_exists(self, contact: ContactInput) -> str:
-        return (
-            f"a contact with {self._id_property} {contact.id_value!r} exists; "
-            "create_only never modifies one"
+    def _already_exists(self, contact: ContactInput, record_id: str) -> Skipped:
+        rule = "create_only never modifies one"
+        return Skipped(
+            f"a contact with {self._id_property} {contact.id_value!r} exists; {rule}",
+            record_id=record_id,
+            summary=f"a contact with its {self._id_property} exists; {rule}",
         )
 
     def _upsert_input(self, contact: ContactInput) -> dict:
@@ -269,7 +274,10 @@ class ContactsAPI:
         """A refusal of the id property itself would refuse every record: stop the run."""
         message = str(error.body.get("message", "")) if isinstance(error.body, dict) else ""
         if "non-unique" in message:
-            msg = f"HubSpot cannot {action} by `id_property` '{self._id_property}': {message}"
+            msg = (
+                f"HubSpot cannot {action} by `id_property` '{self._id_property}': "
+                f"{hubspot_message(message)}"
+            )
             raise ConfigurationError(msg)
 
 
@@ -299,7 +307,8 @@ def _record_rejection(reason: Reason) -> Rejected:
     if reason.code in PORTAL_ERROR_CODES:
         msg = (
             f"HubSpot refused property '{reason.property}' for every contact ({reason.code}: "
-            f"{reason.message}); it was removed or made read-only in the portal during the run. "
+            f"{hubspot_message(reason.message)}); it was removed or made read-only in the portal "
+            "during the run. "
             "Rerun from the last STATE to map against the portal as it is now."
         )
         raise ConfigurationError(msg)

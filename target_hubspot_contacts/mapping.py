@@ -19,6 +19,7 @@ from decimal import Decimal
 from anyascii import anyascii
 
 from target_hubspot_contacts.errors import ConfigurationError
+from target_hubspot_contacts.logvalues import shown
 
 MAX_STRING_LENGTH = 65_536
 NULL_VALUES = ("skip", "clear")
@@ -31,7 +32,6 @@ _EPOCH_MILLISECONDS_DIGITS = (12, 13)
 _MAX_DECIMAL_EXPONENT = 1000  # guards against rendering 1E+999999999 as a billion digits
 _SHOWN_OPTIONS = 20
 _MAX_NAME_STEM = 60
-_SHOWN_CHARS = 80
 
 _NAME_NOISE = re.compile(r"[\s_\-]+")
 _NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -94,12 +94,16 @@ class PropertyDefinition:
 
 
 class CoercionError(ValueError):
-    """A value cannot be written to a property; `code` is HubSpot-like, `reason` human text."""
+    """A value cannot be written to a property; `code` is HubSpot-like, `reason` human text
+    that shows the value, `summary` the same without it (for a log that must not show values).
+    """
 
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(code, reason)
+    def __init__(self, code: str, value: object, predicate: str) -> None:
+        """`predicate` says what is wrong with the value: "is not a valid email address"."""
         self.code = code
-        self.reason = reason
+        self.reason = f"{shown(value)} {predicate}"
+        self.summary = f"the value {predicate}"
+        super().__init__(code, self.reason)
 
     def __str__(self) -> str:
         return self.reason
@@ -114,6 +118,7 @@ class FieldProblem:
     value: object
     code: str
     reason: str
+    summary: str | None = None  # the reason without the value (for a log that must not show it)
 
     def __str__(self) -> str:
         return f"field {self.field!r} (HubSpot property {self.property!r}): {self.reason}"
@@ -139,21 +144,15 @@ class RecordRejected(Exception):  # noqa: N818 - the sink's interface names it s
         return "; ".join(str(problem) for problem in self.problems)
 
 
-def _show(value: object) -> str:
-    """Render a value for an error message, shortened so huge strings stay readable."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
-
-
 # --- coercion: numbers and text ----------------------------------------------------------
 
 
 def _plain_decimal(number: Decimal, original: object) -> str:
     """Render a finite Decimal without exponent or trailing fractional zeros ("1.50" -> "1.5")."""
     if not number.is_finite():
-        raise CoercionError("INVALID_NUMBER", f"{_show(original)} is not a finite number")
+        raise CoercionError("INVALID_NUMBER", original, "is not a finite number")
     if abs(number.adjusted()) > _MAX_DECIMAL_EXPONENT:
-        raise CoercionError("INVALID_NUMBER", f"{_show(original)} is out of range")
+        raise CoercionError("INVALID_NUMBER", original, "is out of range")
     text = format(number, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -163,7 +162,7 @@ def _plain_decimal(number: Decimal, original: object) -> str:
 def _to_number(value: object) -> str:
     """Plain decimal string from an int, Decimal, float or numeric string."""
     if isinstance(value, bool):
-        raise CoercionError("INVALID_NUMBER", f"{_show(value)} is a boolean, not a number")
+        raise CoercionError("INVALID_NUMBER", value, "is a boolean, not a number")
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal):
@@ -173,7 +172,7 @@ def _to_number(value: object) -> str:
         return _plain_decimal(Decimal(repr(value)), value)
     if isinstance(value, str) and _NUMERIC.fullmatch(value.strip()):
         return _plain_decimal(Decimal(value.strip()), value)
-    raise CoercionError("INVALID_NUMBER", f"{_show(value)} is not a number")
+    raise CoercionError("INVALID_NUMBER", value, "is not a number")
 
 
 def _json_text(value: object) -> str:
@@ -213,14 +212,15 @@ def _to_text(value: object) -> str:
     if not text.isascii() and _LONE_SURROGATE.search(text):
         raise CoercionError(
             "INVALID_TEXT",
-            f"{_show(value)} holds a lone surrogate (an unpaired \\ud800-\\udfff escape), "
+            value,
+            "holds a lone surrogate (an unpaired \\ud800-\\udfff escape), "
             "which is not Unicode text HubSpot can store",
         )
     if len(text) > MAX_STRING_LENGTH:
         raise CoercionError(
             "INVALID_LONG_STRING",
-            f"{_show(value)} is {len(text):,} characters long "
-            f"(HubSpot allows at most {MAX_STRING_LENGTH:,})",
+            value,
+            f"is {len(text):,} characters long (HubSpot allows at most {MAX_STRING_LENGTH:,})",
         )
     return text
 
@@ -229,7 +229,7 @@ def _to_email(value: object) -> str:
     """A trimmed email address; case is kept (HubSpot lowercases it)."""
     text = _to_text(value).strip()
     if not _EMAIL.fullmatch(text):
-        raise CoercionError("INVALID_EMAIL", f"{_show(value)} is not a valid email address")
+        raise CoercionError("INVALID_EMAIL", value, "is not a valid email address")
     return text
 
 
@@ -244,7 +244,7 @@ def _to_bool(value: object) -> str:
         if word in _FALSE_WORDS:
             return "false"
     raise CoercionError(
-        "INVALID_BOOLEAN", f"{_show(value)} is not a boolean (expected true/false, yes/no, 1/0)"
+        "INVALID_BOOLEAN", value, "is not a boolean (expected true/false, yes/no, 1/0)"
     )
 
 
@@ -302,7 +302,7 @@ def _from_integer(number: int, code: str) -> dt.date | dt.datetime:
             return dt.date(number // 10_000, number // 100 % 100, number % 100)
         except ValueError:
             raise CoercionError(
-                code, f"{number} has 8 digits but is not a valid date as YYYYMMDD"
+                code, number, "has 8 digits but is not a valid date as YYYYMMDD"
             ) from None
     if digits in _EPOCH_SECONDS_DIGITS:
         return _EPOCH + dt.timedelta(seconds=number)
@@ -310,7 +310,8 @@ def _from_integer(number: int, code: str) -> dt.date | dt.datetime:
         return _EPOCH + dt.timedelta(milliseconds=number)
     raise CoercionError(
         code,
-        f"{number} cannot be read as a date with certainty: integers are read as YYYYMMDD "
+        number,
+        "cannot be read as a date with certainty: integers are read as YYYYMMDD "
         "(8 digits), epoch seconds (9 or 10 digits) or epoch milliseconds (12 or 13 digits), "
         "each covering 1973-03-03 to 2286-11-20; send other dates as ISO 8601 text",
     )
@@ -336,7 +337,7 @@ def _to_date(value: object) -> str:
     """`YYYY-MM-DD` (the UTC date) from a date, datetime, ISO string or epoch milliseconds."""
     moment = _moment(value, "INVALID_DATE")
     if moment is None:
-        raise CoercionError("INVALID_DATE", f"{_show(value)} is not a date (expected YYYY-MM-DD)")
+        raise CoercionError("INVALID_DATE", value, "is not a date (expected YYYY-MM-DD)")
     day = moment.date() if isinstance(moment, dt.datetime) else moment
     return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
 
@@ -347,7 +348,8 @@ def _to_datetime(value: object) -> str:
     if moment is None:
         raise CoercionError(
             "INVALID_DATETIME",
-            f"{_show(value)} is not a date-time "
+            value,
+            "is not a date-time "
             "(expected ISO 8601 such as 2024-05-01T13:45:00Z, or epoch seconds/milliseconds)",
         )
     if not isinstance(moment, dt.datetime):
@@ -396,14 +398,15 @@ def _enumeration_coercer(definition: PropertyDefinition) -> Callable[[object], s
         if found is None:
             raise CoercionError(
                 "INVALID_OPTION",
-                f"{_show(original)} is not an option of this property (allowed values: {allowed})",
+                original,
+                f"is not an option of this property (allowed values: {allowed})",
             )
         return found
 
     def single(value: object) -> str:
         if isinstance(value, (list, tuple)):
             raise CoercionError(
-                "INVALID_OPTION", f"{_show(value)} is a list but this property takes one option"
+                "INVALID_OPTION", value, "is a list but this property takes one option"
             )
         return resolve(value, value)
 
@@ -757,7 +760,10 @@ class RecordMapper:
             try:
                 properties[target] = coerce(value)
             except CoercionError as error:
-                problems.append(FieldProblem(field, target, value, error.code, error.reason))
+                problem = FieldProblem(
+                    field, target, value, error.code, error.reason, error.summary
+                )
+                problems.append(problem)
         if problems:
             raise RecordRejected(problems)
         return id_value, properties
@@ -770,21 +776,20 @@ class RecordMapper:
         try:
             id_value = self._id_coercer(value).strip()
         except CoercionError as error:
-            problem = FieldProblem(self.id_field, self.id_property, value, error.code, error.reason)
+            problem = FieldProblem(
+                self.id_field, self.id_property, value, error.code, error.reason, error.summary
+            )
             raise RecordRejected([problem]) from None
         if not id_value:  # e.g. nothing but NUL characters
             raise self._missing_id(value)
         return id_value
 
     def _missing_id(self, value: object) -> RecordRejected:
-        problem = FieldProblem(
-            self.id_field,
-            self.id_property,
-            value,
-            "MISSING_ID",
+        why = (
             "the record has no id value (missing, null or blank); "
-            "HubSpot needs it to upsert the contact",
+            "HubSpot needs it to upsert the contact"
         )
+        problem = FieldProblem(self.id_field, self.id_property, value, "MISSING_ID", why, why)
         return RecordRejected([problem])
 
 

@@ -13,6 +13,7 @@ import typing as t
 from singer_sdk import metrics
 
 from target_hubspot_contacts.files import open_private_for_append
+from target_hubspot_contacts.logvalues import record_ref
 from target_hubspot_contacts.tally import RejectTally
 
 if t.TYPE_CHECKING:
@@ -25,13 +26,16 @@ _VALUE_ERRORS_PREFIX = re.compile(r"^Property values were not valid:\s*")
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
-    """One bad value a rejection names. `value` feeds the log's tally; files never hold it."""
+    """One bad value a rejection names. `value` feeds the log's tally; files never hold it,
+    nor `summary`, what is wrong in words that quote nothing from the record (for a log that
+    must not show values)."""
 
     code: str | None
     property: str | None
     message: str
     field: str | None = None
     value: object = None  # None when not known
+    summary: str | None = None  # None when only the message says it
 
     def as_dict(self) -> dict:
         """The problem without its value or empty parts, for the rejects file."""
@@ -167,6 +171,7 @@ class Skipped:
 
     why: str
     record_id: str | None = None  # of the contact create_only left alone
+    summary: str = ""  # why, naming no contact (for a log that must not show values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,20 +341,22 @@ class Rejects:
         """Whether rejected records are kept on disk (and so may be passed by STATE)."""
         return self.path is not None
 
-    def record(self, entries: list[tuple[str, str, dict, Reason]]) -> None:
-        """Keep (stream, id, record, reason) entries; on disk before this returns."""
-        for stream, id_value, _record, reason in entries:
-            self.tally.add(stream, id_value, reason)
+    def record(self, entries: list[tuple[str, str, dict, Reason, int]]) -> None:
+        """Keep (stream, id, record, reason, position in its stream) entries; on disk before
+        this returns."""
+        for stream, id_value, _record, reason, position in entries:
+            self.tally.add(stream, record_ref(id_value, position), reason)
         if self.path is None or self.dry_run or not entries:
             return
         if self._file is None:
             self._file = open_private_for_append(self.path)
         now = datetime.datetime.now(datetime.timezone.utc).isoformat()
-        for stream, id_value, record, reason in entries:
+        for stream, id_value, record, reason, position in entries:
             line = {
                 "run_id": self._run_id,
                 "rejected_at": now,
                 "stream": stream,
+                "position": position,
                 "id": id_value,
                 "reason": reason.as_dict(),
                 "record": record,

@@ -26,6 +26,7 @@ class RecordOutcome:
     why: str | None = None  # for skipped ones
     merged: bool = False  # it rode in the call of an earlier record for the same contact
     unconfirmed: bool = False  # created, but the answer was lost (see `Written.confirmed`)
+    position: int | None = None  # in its stream: 1 for the stream's first record
 
 
 class OutcomesFile:
@@ -64,6 +65,7 @@ class OutcomesFile:
             "run_id": self._run_id,
             "at": at,
             "stream": outcome.stream,
+            "position": outcome.position,
             "id": outcome.id_value,
             "outcome": outcome.outcome,
             "record_id": outcome.record_id,

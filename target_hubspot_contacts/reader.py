@@ -11,6 +11,7 @@ import msgspec
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from target_hubspot_contacts.logvalues import NOT_SHOWN, values_shown
 from target_hubspot_contacts.state import SentState
 
 _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
@@ -41,11 +42,24 @@ class SingerInputReader(GenericSingerReader[str]):
                 message["value"] = SentState(value, text.decode() if text else None)
         return message
 
+    @staticmethod
+    def assert_line_requires(line_dict: dict, requires: set[str]) -> None:
+        """As the SDK checks a message's keys; its error quotes the message only if values may
+        be shown."""
+        if values_shown() or requires.issubset(line_dict):
+            GenericSingerReader.assert_line_requires(line_dict, requires)
+            return
+        missing = ", ".join(sorted(requires - set(line_dict)))
+        msg = f"Line is missing required {missing} key(s) (the line is {NOT_SHOWN})"
+        raise InvalidInputLine(msg)
+
 
 def _tolerant_decode(line: str) -> dict:
     try:
         return json.loads(line, parse_float=decimal.Decimal)
     except ValueError as exc:
         shown = line if len(line) <= 200 else line[:200] + "..."
+        if not values_shown():
+            shown = f"the line is {NOT_SHOWN}"
         msg = f"Unable to parse line as JSON ({exc}): {shown}"
         raise InvalidInputLine(msg) from None

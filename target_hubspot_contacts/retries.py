@@ -15,6 +15,7 @@ import backoff
 import requests
 
 from target_hubspot_contacts.errors import CallAbandoned, HubSpotAPIError
+from target_hubspot_contacts.logvalues import NOT_SHOWN
 
 if t.TYPE_CHECKING:
     import logging
@@ -141,14 +142,20 @@ def error_category(body: t.Any) -> str | None:
     return body.get("category") or body.get("errorType")
 
 
-def describe_failure(status: int, body: t.Any, correlation_id: str | None) -> str:
-    """`503 SERVICE_UNAVAILABLE: message [correlation id ...]`, for logs and errors."""
+def describe_failure(
+    status: int, body: t.Any, correlation_id: str | None, *, quote_message: bool = True
+) -> str:
+    """`503 SERVICE_UNAVAILABLE: message [correlation id ...]`, for logs and errors; HubSpot's
+    message is left out unless `quote_message`."""
     parts = [str(status)]
     if category := error_category(body):
         parts.append(category)
     if isinstance(body, dict) and body.get("policyName"):
         parts.append(body["policyName"])
     message = body.get("message") if isinstance(body, dict) else None
+    if message and not quote_message:
+        parts.append(f"(HubSpot's message is {NOT_SHOWN})")
+        message = None
     text = " ".join(parts) + (f": {message}" if message else "")
     return f"{text} [correlation id {correlation_id}]" if correlation_id else text
 

@@ -39,7 +39,8 @@ class ContactsSink(BatchSink):
         self._run = t.cast("RunningTarget", target).run
         self._mapper = self._run.portal.mapper_for(stream_name, schema)
         self._archive_deleted = bool(target.config.get("archive_deleted"))
-        self._schema_violation: str | None = None  # of the record being processed
+        # Of the record being processed: what is wrong, and the same without its values.
+        self._schema_violation: tuple[str, str] | None = None
         # The SDK parses date fields as ISO strings only; a number there (an epoch) is left
         # for mapping to read.
         self._date_fields = tuple(
@@ -69,11 +70,14 @@ class ContactsSink(BatchSink):
             if self._validator is not None:
                 self._validator.validate(record)
         except InvalidRecord as exc:
-            self._schema_violation = f"does not match the stream's schema: {exc.error_message}"
+            self._schema_violation = _violation(
+                "does not match the stream's schema", f": {exc.error_message}"
+            )
             return record
         except Exception as exc:  # one odd value must not stop the run
-            self._schema_violation = (
-                f"could not be checked against the stream's schema ({type(exc).__name__}: {exc})"
+            self._schema_violation = _violation(
+                "could not be checked against the stream's schema",
+                f" ({type(exc).__name__}: {exc})",
             )
             return record
         not_text = {
@@ -86,7 +90,7 @@ class ContactsSink(BatchSink):
                 record=record, schema=self.schema, treatment=self.datetime_error_treatment
             )
         except ValueError as exc:
-            self._schema_violation = f"has an unparseable date or time: {exc}"
+            self._schema_violation = _violation("has an unparseable date or time", f": {exc}")
         record.update(not_text)
         return record
 
@@ -94,7 +98,7 @@ class ContactsSink(BatchSink):
         """A record missing its key properties is rejected alone (the SDK would stop the run)."""
         missing = [key for key in self._key_properties if key not in record]
         if missing and self._schema_violation is None:
-            self._schema_violation = f"is missing its key properties {missing}"
+            self._schema_violation = _violation(f"is missing its key properties {missing}", "")
 
     def process_batch_files(self, encoding: object, files: t.Sequence[str]) -> None:  # noqa: ARG002
         """BATCH messages would bypass mapping, validation and STATE bookkeeping: refuse them."""
@@ -113,9 +117,7 @@ class ContactsSink(BatchSink):
         """Map the record and queue it, or reject it here if HubSpot would refuse it."""
         sequence = self._run.tracker.next_record()
         if self._schema_violation is not None:
-            reason = Reason(
-                source="local", message=f"Record {self._schema_violation}", code="INVALID_RECORD"
-            )
+            reason = _invalid_record_reason(*self._schema_violation)
             self._schema_violation = None
             self._reject(sequence, record, reason)
             return
@@ -139,6 +141,17 @@ class ContactsSink(BatchSink):
         self._run.writer.flush()
 
 
+def _violation(what: str, detail: str) -> tuple[str, str]:
+    """How a record breaks its schema: in full (`detail` may quote values), and without values."""
+    return f"Record {what}{detail}", f"the record {what}"
+
+
+def _invalid_record_reason(message: str, summary: str) -> Reason:
+    """The reason for a record that breaks its stream's schema."""
+    problem = Problem(code="INVALID_RECORD", property=None, message=message, summary=summary)
+    return Reason(source="local", message=message, code="INVALID_RECORD", problems=(problem,))
+
+
 def _local_reason(rejection: RecordRejected) -> Reason:
     """The reason for a record the mapper refused, naming every bad value in it."""
     problems = tuple(
@@ -148,6 +161,7 @@ def _local_reason(rejection: RecordRejected) -> Reason:
             message=problem.reason,
             field=problem.field,
             value=problem.value,
+            summary=problem.summary,
         )
         for problem in rejection.problems
     )

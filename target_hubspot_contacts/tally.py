@@ -6,7 +6,7 @@ import dataclasses
 import threading
 import typing as t
 
-from target_hubspot_contacts.logvalues import reason_text, shown
+from target_hubspot_contacts.logvalues import problem_summary, reason_text, shown, values_shown
 
 if t.TYPE_CHECKING:
     import logging
@@ -50,15 +50,16 @@ class RejectTally:
         """Records rejected so far."""
         return self._rejected
 
-    def add(self, stream: str, id_value: object, reason: Reason) -> None:
-        """Count one rejected record; log it while fewer than LOGGED_ONE_BY_ONE were."""
+    def add(self, stream: str, record_ref: str, reason: Reason) -> None:
+        """Count one rejected record (`record_ref` says which, see logvalues.py); log it while
+        fewer than LOGGED_ONE_BY_ONE were."""
         with self._lock:
             self._rejected += 1
             if self._rejected <= LOGGED_ONE_BY_ONE:
                 self._logger.error(
-                    "Rejected record from stream '%s' (id %s): %s",
+                    "Rejected record from stream '%s' (%s): %s",
                     stream,
-                    shown(id_value),
+                    record_ref,
                     reason_text(reason),
                 )
             for key, (example, is_value) in _tally_keys(reason).items():
@@ -86,13 +87,17 @@ class RejectTally:
 
 
 def _tally_keys(reason: Reason) -> dict[tuple[str, str | None, str | None], tuple[str, bool]]:
-    """(code, property, field) of each bad value the reason names, with an example of it."""
+    """(code, property, field) of each bad value the reason names, with an example of it (or,
+    values hidden, what is wrong with it)."""
     if not reason.problems:
-        return {(reason.code or "REJECTED", reason.property, reason.field): (reason.message, False)}
+        example = reason.message if values_shown() else reason_text(reason)
+        return {(reason.code or "REJECTED", reason.property, reason.field): (example, False)}
     keys: dict[tuple[str, str | None, str | None], tuple[str, bool]] = {}
     for problem in reason.problems:
         key = (problem.code or "REJECTED", problem.property, problem.field)
-        if problem.value is None:
+        if not values_shown():
+            keys.setdefault(key, (problem_summary(problem, reason.source), False))
+        elif problem.value is None:
             keys.setdefault(key, (problem.message, False))
         else:
             keys.setdefault(key, (shown(problem.value), True))

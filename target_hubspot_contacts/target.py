@@ -22,6 +22,7 @@ from target_hubspot_contacts.errors import (
     TerminationRequested,
     UnwrittenRecordsError,
 )
+from target_hubspot_contacts.logvalues import error_text, show_values, traceback_text, values_shown
 from target_hubspot_contacts.progress import DEFAULT_PROGRESS_INTERVAL
 from target_hubspot_contacts.reach import Reach
 from target_hubspot_contacts.reader import SingerInputReader
@@ -133,6 +134,12 @@ class TargetHubSpotContacts(Target):
             description="JSONL file with one line per record read: what became of it, and why.",
         ),
         th.Property(
+            "log_values",
+            th.BooleanType,
+            default=True,
+            description="`false`: no record value or id in the log (the files keep them).",
+        ),
+        th.Property(
             "progress_interval",
             th.NumberType(minimum=0),
             default=DEFAULT_PROGRESS_INTERVAL,
@@ -187,6 +194,7 @@ class TargetHubSpotContacts(Target):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
+        show_values(bool(self.config["log_values"]))
         self._run: Run | None = None
         self._stopping = False
         self._paths = ApiPaths(self.config["api_version"])
@@ -279,17 +287,17 @@ class TargetHubSpotContacts(Target):
         except when `daily_reserve` stops the run: a stop, not a failure, so they finish."""
         self._ending = True
         expected = isinstance(error, TargetError)
-        if not expected:
+        if not expected and values_shown():
             self.logger.error("Unexpected error:", exc_info=error)
+        elif not expected:
+            self.logger.error("Unexpected error:\n%s", traceback_text(error))
         if self._run is not None:
             self._run.finish(self.logger, wait=isinstance(error, DailyReserveError))
         if expected:
             self.logger.error("%s", error)  # the message is the whole story: no traceback
         else:
             self.logger.error(
-                "Stopped by an unexpected error (traceback above): %s: %s",
-                type(error).__name__,
-                error,
+                "Stopped by an unexpected error (traceback above): %s", error_text(error)
             )
         self._exit(1)
 

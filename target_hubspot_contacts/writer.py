@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import threading
@@ -10,7 +11,7 @@ import typing as t
 
 from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, ContactInput, conflict_key
 from target_hubspot_contacts.errors import CallAbandoned, TerminationRequested
-from target_hubspot_contacts.logvalues import shown
+from target_hubspot_contacts.logvalues import skipped_text
 from target_hubspot_contacts.outcomes import Rejected, Skipped, Written, outcome_name
 from target_hubspot_contacts.outcomes_file import RecordOutcome
 
@@ -37,6 +38,7 @@ class Source:
     record: dict  # as received, for the rejects file
     sequence: int
     properties: dict[str, str]  # its own mapped properties
+    position: int  # in its stream: 1 for the stream's first record (the log names it so)
 
 
 @dataclasses.dataclass
@@ -97,6 +99,7 @@ class ContactWriter:
         self._pending_conflicts: set[str] = set()  # their conflict keys
         self._pending_records = 0  # records merged into them
         self._pending_since = 0.0  # when the first of them arrived
+        self._positions: collections.Counter[str] = collections.Counter()  # records per stream
         self._in_flight: dict[concurrent.futures.Future, set[str]] = {}
         self._lock = threading.RLock()  # pending and in-flight: the main and lingering threads
         self._settle_lock = threading.Lock()  # outcomes: the worker threads
@@ -123,7 +126,9 @@ class ContactWriter:
     ) -> None:
         """Queue a mapped record (or a deletion); send a call once enough contacts are pending."""
         with self._lock:
-            self._add(Source(stream, record, sequence, properties), id_value, archive=archive)
+            self._positions[stream] += 1
+            source = Source(stream, record, sequence, properties, self._positions[stream])
+            self._add(source, id_value, archive=archive)
 
     def _add(self, source: Source, id_value: str, *, archive: bool) -> None:
         identity = self._api.identity(id_value)
@@ -152,10 +157,13 @@ class ContactWriter:
         self, sequence: int, stream: str, id_value: str, record: dict, reason: Reason
     ) -> None:
         """Record a record refused before sending."""
+        self._positions[stream] += 1
+        position = self._positions[stream]
         with self._settle_lock:
             self._counts.count(Rejected(reason), records=1)
-            self._outcomes.write([RecordOutcome(stream, id_value, "rejected", reason=reason)])
-            self._rejects.record([(stream, id_value, record, reason)])
+            outcome = RecordOutcome(stream, id_value, "rejected", reason=reason, position=position)
+            self._outcomes.write([outcome])
+            self._rejects.record([(stream, id_value, record, reason, position)])
             if self._rejects.durable:
                 self._hold_past_limit([sequence])
                 self._tracker.settle([sequence])
@@ -315,7 +323,7 @@ class ContactWriter:
 
     def _settle(self, outcomes: list[tuple[PendingContact, Outcome]]) -> None:
         settled: list[int] = []
-        rejected: list[tuple[str, str, dict, Reason]] = []
+        rejected: list[tuple[str, str, dict, Reason, int]] = []
         self._outcomes.write(
             record_outcome
             for contact, outcome in outcomes
@@ -324,7 +332,9 @@ class ContactWriter:
         for contact, outcome in outcomes:
             self._counts.count(outcome, records=len(contact.sources))
             if isinstance(outcome, Skipped):
-                self._logger.debug("Skipped contact %s: %s.", shown(contact.id_value), outcome.why)
+                first = contact.sources[0]
+                line = skipped_text(contact.id_value, first.stream, first.position, outcome)
+                self._logger.debug("%s", line)
             sequences = [source.sequence for source in contact.sources]
             if not isinstance(outcome, Rejected):
                 settled.extend(sequences)
@@ -335,6 +345,7 @@ class ContactWriter:
                     contact.id_value,
                     source.record,
                     outcome.reason.with_values(source.properties),
+                    source.position,
                 )
                 for source in contact.sources
             )
@@ -359,7 +370,13 @@ def _each_record(contact: PendingContact, outcome: Outcome) -> list[RecordOutcom
     name = outcome_name(outcome)
     if isinstance(outcome, Rejected):
         return [
-            RecordOutcome(source.stream, contact.id_value, name, reason=outcome.reason)
+            RecordOutcome(
+                source.stream,
+                contact.id_value,
+                name,
+                reason=outcome.reason,
+                position=source.position,
+            )
             for source in contact.sources
         ]
     why = outcome.why if isinstance(outcome, Skipped) else None
@@ -373,6 +390,7 @@ def _each_record(contact: PendingContact, outcome: Outcome) -> list[RecordOutcom
             why=why,
             merged=index > 0,
             unconfirmed=unconfirmed,
+            position=source.position,
         )
         for index, source in enumerate(contact.sources)
     ]

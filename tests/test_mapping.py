@@ -377,6 +377,10 @@ def test_rejects(prop: PropertyDefinition, value: object, code: str) -> None:
         coerce_value(prop, value)
     assert caught.value.code == code
     assert caught.value.reason == str(caught.value)
+    # The summary is the reason without the value it starts with, for a log that must not show it.
+    predicate = caught.value.summary.removeprefix("the value ")
+    assert predicate != caught.value.summary
+    assert caught.value.reason.endswith(f" {predicate}")
 
 
 def test_unknown_option_names_allowed_values() -> None:
