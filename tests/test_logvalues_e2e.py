@@ -69,6 +69,7 @@ REJECTED_RUN = [
     TAKEN,  # 5: refused by HubSpot for the whole call (409), then alone
     *({"email": f"zq-d{n}@example.org", "signup_date": f"zq-{n}/10/2024"} for n in range(5)),
     person(2),
+    {"email": "zq-eve@example.org", "first_name": ["zq-list"]},  # 12: breaks the schema
 ]
 
 
@@ -133,6 +134,9 @@ def test_with_log_values_false_a_rejected_record_is_named_by_its_position_field_
         "(record 4 of the stream): property 'email': HubSpot refused the value [INVALID_EMAIL]"
     ) in result.stderr
     assert "(record 5 of the stream): HubSpot refused the record [CONFLICT]" in result.stderr
+    assert (
+        "(record 12 of the stream): the record does not match the stream's schema [INVALID_RECORD]"
+    ) in result.stderr
 
 
 def test_with_log_values_false_the_tally_names_codes_and_properties_without_examples(
