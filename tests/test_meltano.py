@@ -10,9 +10,11 @@ import re
 import shutil
 import subprocess
 import sys
+import typing as t
 
 import pytest
 
+from target_hubspot_contacts.emulator import HubSpotEmulator
 from tests.helpers import clean_env, local_hubspot
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -93,3 +95,102 @@ def test_meltano_console_log_names_each_metric_for_what_it_counts(demo):
         "records_rejected": "1",
     }
     assert "http_request_count" in dict(ours)
+
+
+@dataclasses.dataclass
+class UserProject:
+    """A new Meltano project that added the loader from `meltano-plugin.yml`."""
+
+    path: pathlib.Path
+    env: dict[str, str]
+    hubspot: HubSpotEmulator
+
+
+PEOPLE = "".join(
+    json.dumps(message) + "\n"
+    for message in [
+        {
+            "type": "SCHEMA",
+            "stream": "people",
+            "schema": {
+                "properties": {"email": {"type": "string"}, "first_name": {"type": "string"}}
+            },
+            "key_properties": ["email"],
+        },
+        {"type": "RECORD", "stream": "people", "record": {"email": "ada@example.com"}},
+        {"type": "STATE", "value": {"people": 1}},
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def user_project(tmp_path_factory) -> t.Iterator[UserProject]:
+    """`meltano init`, then the README's steps: add the loader by its definition, set the token.
+
+    The definition installs the package by name; a wheel of this checkout stands in for the
+    package index's copy.
+    """
+    root = tmp_path_factory.mktemp("user")
+    wheels = root / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), REPO],
+        check=True,
+        capture_output=True,
+    )
+    env = clean_env(
+        PATH=f"{MELTANO.parent}:{os.environ['PATH']}",
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        PIP_FIND_LINKS=str(wheels),
+        UV_FIND_LINKS=str(wheels),
+    )
+    created = meltano(root, "init", "my-project", "--no-usage-stats", env=env)
+    assert created.returncode == 0, created.stderr[-3000:]
+    project = root / "my-project"
+    definition = str(REPO / "meltano-plugin.yml")
+    added = meltano(project, "add", "target-hubspot-contacts", "--from-ref", definition, env=env)
+    assert added.returncode == 0, added.stderr[-3000:]
+    with local_hubspot(access_token=DEMO_TOKEN) as hubspot:
+        for setting, value in (("access_token", DEMO_TOKEN), ("api_url", hubspot.url)):
+            configured = meltano(
+                project, "config", "set", "target-hubspot-contacts", setting, value, env=env
+            )
+            assert configured.returncode == 0, configured.stderr[-3000:]
+        yield UserProject(project, env, hubspot)
+
+
+def invoke_loader(project: UserProject) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MELTANO), "invoke", "target-hubspot-contacts"],
+        cwd=project.path,
+        env=project.env,
+        input=PEOPLE,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_a_users_project_adds_the_loader_from_its_definition_and_loads_contacts(user_project):
+    result = invoke_loader(user_project)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert user_project.hubspot.contact(email="ada@example.com") is not None
+    assert json.loads(result.stdout.splitlines()[-1]) == {"people": 1}
+    assert DEMO_TOKEN in (user_project.path / ".env").read_text()
+    assert DEMO_TOKEN not in (user_project.path / "meltano.yml").read_text()
+
+
+def test_a_setting_misspelled_through_meltano_stops_the_run_naming_the_right_one(user_project):
+    def config(*args: str) -> None:
+        done = meltano(user_project.path, "config", *args, env=user_project.env)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    config("set", "target-hubspot-contacts", "write_mod", "create_only")
+    try:
+        result = invoke_loader(user_project)
+    finally:
+        config("unset", "target-hubspot-contacts", "write_mod")
+
+    assert result.returncode != 0
+    assert "Unknown setting `write_mod`: did you mean `write_mode`?" in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import runpy
 import subprocess
 import sys
 
@@ -101,6 +102,17 @@ def test_every_setting_has_its_three_homes():
     assert in_meltano == advertised
     assert not set(UNSUPPORTED_SDK_SETTINGS) & advertised
     assert [name for name in sorted(advertised) if f"`{name}`" not in readme] == []
+
+
+def test_the_plugin_definition_file_is_the_loader_of_meltano_yml_installed_by_name():
+    made = runpy.run_path(str(REPO / "scripts" / "plugin_definition.py"))["definition_text"]()
+    definition = yaml.safe_load(made)
+
+    assert (REPO / "meltano-plugin.yml").read_text() == made, (
+        "meltano-plugin.yml is stale: run scripts/plugin_definition.py"
+    )
+    assert definition["pip_url"] == "target-hubspot-contacts"
+    assert {s["name"] for s in definition["settings"]} == set(about_settings())
 
 
 @pytest.mark.parametrize(
