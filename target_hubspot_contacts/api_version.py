@@ -49,3 +49,8 @@ class ApiPaths:
     def oauth_token(self) -> str:
         """The OAuth token endpoint (form-encoded POST)."""
         return self._path("/oauth/{version}/token", f"/oauth/{OAUTH_VERSION_FOR_V3}/token")
+
+    @property
+    def account_details(self) -> str:
+        """The account's details, among them its portal (hub) id."""
+        return self._path("/account-info/{version}/details", "/account-info/v3/details")

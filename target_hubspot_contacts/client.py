@@ -40,6 +40,8 @@ if t.TYPE_CHECKING:
     from target_hubspot_contacts.retries import Retrier
 
 __all__ = ["Answer", "CallStats", "HubSpotClient", "RejectedCallError"]
+# Where HubSpot's answers have named the account id: account details, OAuth token metadata.
+PORTAL_ID_FIELDS = ("portalId", "hubId", "hub_id", "portal_id")
 
 # Signs that HubSpot struggles under load: fewer calls go out at once until it recovers.
 STRUGGLING_STATUSES = frozenset({423, 500, 502, 503, 504, 521, 523, 524})
@@ -113,6 +115,21 @@ class HubSpotClient:
     def create_contact_property(self, definition: dict) -> dict:
         """Create a custom contact property and return its definition."""
         return self.request("POST", self.paths.contact_properties, json=definition).body
+
+    def portal_id(self) -> str:
+        """The id of the HubSpot account (portal, hub) these credentials act on."""
+        path = self.paths.account_details
+        body = self.request("GET", path).body
+        found = [body.get(name) for name in PORTAL_ID_FIELDS] if isinstance(body, dict) else []
+        portal_id = next((str(value) for value in found if value not in (None, "")), None)
+        if portal_id is None:
+            msg = (
+                f"HubSpot's account details (GET {path}) did not name the "
+                "portal id, which the sync store needs to key what it remembers. Turn off "
+                "`skip_unchanged` and `full_resync` until it does."
+            )
+            raise HubSpotAPIError(msg, body=body)
+        return portal_id
 
     def request(self, method: str, path: str, *, json: t.Any = None) -> Answer:
         """Send one API call, retrying transient failures within the retry budget. The answer

@@ -389,6 +389,18 @@ def test_missing_scope_is_403_naming_the_scope() -> None:
     assert allowed.status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/account-info/v3/details", "/account-info/2026-03/details"])
+def test_account_details_name_the_portal_to_any_valid_token_without_scopes(path: str) -> None:
+    with HubSpotEmulator(access_token=TOKEN, scopes=[], portal_id=4242) as emu:
+        response = call(emu, "GET", path)
+        anonymous = call(emu, "GET", path, token=None)
+
+    assert response.status_code == 200
+    assert response.json()["portalId"] == 4242
+    assert response.json()["accountType"] == "STANDARD"
+    assert anonymous.status_code == 401
+
+
 def test_oauth_refresh_returns_a_bearer_token_that_works(emu: HubSpotEmulator) -> None:
     emu.add_oauth_client("app", "s3cret", "refresh-1")
 

@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer 413 to a request body larger than this (0 = no limit)",
     )
     parser.add_argument(
+        "--portal-id",
+        type=int,
+        help="the account id that GET /account-info/.../details names (default 24681357)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -147,6 +152,7 @@ def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
         error_shape=args.error_shape,
         traced_errors=not args.untraced_errors,
         max_request_bytes=args.max_request_bytes or None,
+        portal_id=args.portal_id,
         host=args.host,
         port=args.port,
     )

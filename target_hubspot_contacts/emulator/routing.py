@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
+from target_hubspot_contacts.emulator.account import ACCOUNT_DETAILS_PATHS, Account
 from target_hubspot_contacts.emulator.limits import Fault, FaultQueue, RateLimits, make_fault
 from target_hubspot_contacts.emulator.oauth import TOKEN_PATHS, TokenAuthority
 from target_hubspot_contacts.emulator.objects import WRITE_MODES, ContactStore, batch_paths
@@ -128,6 +129,7 @@ class HubSpotState:
         dated_only: bool = False,
         error_shape: str = "embedded",
         count_at: str = COUNT_ON_ARRIVAL,
+        portal_id: int | None = None,
     ) -> None:
         if count_at not in COUNT_AT:
             raise ValueError(f"count_at must be one of {COUNT_AT}, not {count_at!r}")
@@ -138,6 +140,7 @@ class HubSpotState:
         self.dated_only = dated_only  # answer numeric-version paths as HubSpot will once retired
         self.max_request_bytes: int | None = None  # larger bodies get 413
         self._tokens = TokenAuthority(access_token, token_ttl)
+        self._account = Account() if portal_id is None else Account(portal_id)
         self._limits = RateLimits(rate_limit, interval_ms, daily_limit)
         self._faults = FaultQueue()
         self._properties = PropertyCatalog()
@@ -157,6 +160,7 @@ class HubSpotState:
         contacts, properties = self._contacts, self._properties
         write, read = (WRITE_SCOPE,), (READ_SCOPE,)
         routes.add(TOKEN_PATHS, "POST", self._tokens.refresh, public=True)
+        routes.add(ACCOUNT_DETAILS_PATHS, "GET", self._account.details)  # no scope needed
         routes.add(
             PROPERTY_PATHS, "GET", properties.list_properties, (SCHEMA_READ_SCOPE, READ_SCOPE)
         )
@@ -347,8 +351,8 @@ class HubSpotState:
         return reply
 
     def _authorize(self, any_of: tuple[str, ...]) -> Reply | None:
-        """None when the token holds one of the scopes, else HubSpot's 403."""
-        if self.scopes.intersection(any_of):
+        """None when the route needs no scope or the token holds one of them, else a 403."""
+        if not any_of or self.scopes.intersection(any_of):
             return None
         required = list(any_of)
         errors = [

@@ -180,6 +180,7 @@ class HubSpotEmulator:
         traced_errors: bool = True,
         max_request_bytes: int | None = None,
         count_at: str = COUNT_ON_ARRIVAL,
+        portal_id: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -200,6 +201,7 @@ class HubSpotEmulator:
             dated_only=dated_only,
             error_shape=error_shape,
             count_at=count_at,
+            portal_id=portal_id,
         )
         self.traced_errors = traced_errors
         self.max_request_bytes = max_request_bytes
