@@ -42,3 +42,9 @@ def _make_private_directories(directory: pathlib.Path) -> None:
         except FileExistsError:  # created meanwhile by someone else: theirs to keep
             continue
         new.chmod(PRIVATE_DIRECTORY_MODE)
+
+
+def create_private(path: str | os.PathLike[str]) -> None:
+    """Create the file if missing, as the others (0600, new directories 0700), for another
+    library to open; SQLite gives its side files the database file's mode."""
+    os.close(_open_private(path, os.O_RDWR))

@@ -10,6 +10,7 @@ import os
 import re
 import typing as t
 
+import msgspec
 from singer_sdk import metrics
 
 from target_hubspot_contacts.files import open_private_for_append
@@ -175,6 +176,13 @@ class Skipped:
 
 
 @dataclasses.dataclass(frozen=True)
+class Unchanged:
+    """The contact's properties are the ones last written (see syncstore.py): no call needed."""
+
+    record_id: str | None = None  # HubSpot's id of the contact, as remembered
+
+
+@dataclasses.dataclass(frozen=True)
 class Archived:
     """A deletion: the contact was archived, or `found` is False and there was none."""
 
@@ -182,7 +190,7 @@ class Archived:
     record_id: str | None = None  # of the contact archived
 
 
-Outcome = t.Union[Written, Rejected, Skipped, Archived]  # noqa: UP007 - runtime alias on 3.10
+Outcome = t.Union[Written, Rejected, Skipped, Archived, Unchanged]  # noqa: UP007 - runtime alias on 3.10
 
 
 def outcome_name(outcome: Outcome) -> str:
@@ -191,6 +199,8 @@ def outcome_name(outcome: Outcome) -> str:
         return "created" if outcome.new else "updated"
     if isinstance(outcome, Archived):
         return "archived" if outcome.found else "not_found"
+    if isinstance(outcome, Unchanged):
+        return "unchanged"
     return "skipped" if isinstance(outcome, Skipped) else "rejected"
 
 
@@ -206,6 +216,7 @@ class RunCounts:
     created: int = 0
     created_unconfirmed: int = 0
     updated: int = 0
+    unchanged: int = 0
     archived: int = 0
     not_found_to_archive: int = 0
     skipped: int = 0
@@ -227,6 +238,8 @@ class RunCounts:
         elif isinstance(outcome, Archived):
             self.archived += outcome.found
             self.not_found_to_archive += not outcome.found
+        elif isinstance(outcome, Unchanged):
+            self.unchanged += 1
         else:
             self.skipped += 1
 
@@ -249,6 +262,7 @@ _COUNT_METRICS = {
     "created": "contacts_created",
     "created_unconfirmed": "contacts_created_unconfirmed",
     "updated": "contacts_updated",
+    "unchanged": "contacts_unchanged",
     "archived": "contacts_archived",
     "not_found_to_archive": "contacts_not_found_to_archive",
     "skipped": "contacts_skipped",
@@ -279,7 +293,7 @@ def report_run(
         else ""
     )
     logger.info(
-        "%s: %d created%s, %d updated, %d archived, %d deletions found no contact, "
+        "%s: %d created%s, %d updated, %d unchanged, %d archived, %d deletions found no contact, "
         "%d skipped, %d rejected; %d API calls, %d retries, %d rate-limited (429). "
         "%d records read, %d of them merged into another record's call%s.",
         "Dry run, nothing written. HubSpot contacts that would be"
@@ -288,6 +302,7 @@ def report_run(
         counts.created,
         unconfirmed,
         counts.updated,
+        counts.unchanged,
         counts.archived,
         counts.not_found_to_archive,
         counts.skipped,
@@ -317,6 +332,8 @@ class Rejects:
 
     A rejected record counts as settled (STATE may move past it) only once it is on disk.
     A dry run writes no file, but settles as the real run would.
+    Each line also holds its stream's schema and key properties, so that
+    `target-hubspot-contacts-replay` can send it again as Singer messages.
     """
 
     def __init__(
@@ -335,6 +352,15 @@ class Rejects:
         self._run_id = run_id
         self._file: t.TextIO | None = None
         self.tally = RejectTally(logger)
+        self._streams: dict[str, tuple[dict, list[str]]] = {}
+
+    def describe(self, stream: str, schema: dict, key_properties: list[str]) -> None:
+        """The schema and key properties of the stream's records from now on."""
+        self._streams[stream] = (schema, key_properties)
+
+    def describes(self, stream: str) -> tuple[dict, list[str]] | None:
+        """The schema and key properties known for a stream, if any."""
+        return self._streams.get(stream)
 
     @property
     def durable(self) -> bool:
@@ -352,6 +378,7 @@ class Rejects:
             self._file = open_private_for_append(self.path)
         now = datetime.datetime.now(datetime.timezone.utc).isoformat()
         for stream, id_value, record, reason, position in entries:
+            schema, key_properties = self._streams.get(stream, (None, None))
             line = {
                 "run_id": self._run_id,
                 "rejected_at": now,
@@ -360,8 +387,10 @@ class Rejects:
                 "id": id_value,
                 "reason": reason.as_dict(),
                 "record": record,
+                "schema": schema,
+                "key_properties": key_properties,
             }
-            self._file.write(json.dumps(line, default=_json_default, ensure_ascii=False) + "\n")
+            self._file.write(_encode_line(line) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -376,9 +405,23 @@ class Rejects:
             self._file = None
 
 
-def _json_default(value: object) -> object:
+def _encode_line(line: dict) -> str:
+    """One rejects-file line. Decimals stay JSON numbers (and dates ISO strings), so that a
+    replayed record matches its schema."""
+    try:
+        return _LINE_ENCODER.encode(line).decode()
+    except (UnicodeEncodeError, ValueError):  # a lone surrogate (the file escapes it), a NaN
+        return json.dumps(line, default=_plain_json, ensure_ascii=False)
+
+
+def _plain_json(value: object) -> object:
     if isinstance(value, decimal.Decimal):
-        return str(value)
+        if not value.is_finite():
+            return str(value)
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     return repr(value)
+
+
+_LINE_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=repr)

@@ -67,6 +67,7 @@ class ProgressReporter:
             f"{value:,} {name}"
             for name, value in (
                 ("created unconfirmed", counts.created_unconfirmed),
+                ("unchanged", counts.unchanged),
                 ("archived", counts.archived),
                 ("deletions found no contact", counts.not_found_to_archive),
                 ("skipped", counts.skipped),

@@ -15,6 +15,7 @@ from target_hubspot_contacts.portal import Portal
 from target_hubspot_contacts.progress import DEFAULT_PROGRESS_INTERVAL, ProgressReporter
 from target_hubspot_contacts.ratelimit import DailyBudget, RateGovernor
 from target_hubspot_contacts.state import StateTracker
+from target_hubspot_contacts.syncstore import open_sync_memory
 from target_hubspot_contacts.writer import ContactWriter
 
 if t.TYPE_CHECKING:
@@ -96,6 +97,7 @@ class Run:
             logger=logger,
             dry_run=self.dry_run,
         )
+        self.memory = open_sync_memory(config, self.client, logger, dry_run=self.dry_run)
         api = ContactsAPI(
             self.client,
             id_property=config["id_property"],
@@ -113,6 +115,7 @@ class Run:
             concurrency=concurrency,
             logger=logger,
             on_failure=on_failure,
+            memory=self.memory,
         )
         self.progress = ProgressReporter(
             logger,
@@ -125,6 +128,13 @@ class Run:
         )
         self.progress.start()
 
+    def describe_stream(self, name: str, schema: dict, key_properties: list[str]) -> None:
+        """Keep a stream's schema for the rejects file (replay needs it); records still pending
+        under an older schema of the stream are settled first."""
+        if self.rejects.describes(name) not in (None, (schema, key_properties)):
+            self.writer.flush()
+        self.rejects.describe(name, schema, key_properties)
+
     def finish(self, logger: logging.Logger, *, wait: bool = True) -> None:
         """Let calls in flight finish (unless not `wait`: their answers are then ignored),
         report once, release files; later calls do nothing."""
@@ -136,6 +146,8 @@ class Run:
             self._retrier.abandon()
             self.writer.stop_settling()
         self.writer.close(wait=wait)
+        if self.memory is not None:
+            self.memory.close()
         self.rejects.report()
         report_run(
             logger,

@@ -37,6 +37,7 @@ class ContactsSink(BatchSink):
         )
         super().__init__(target, stream_name, schema, key_properties)
         self._run = t.cast("RunningTarget", target).run
+        self._run.describe_stream(stream_name, self.schema, list(self.key_properties or []))
         self._mapper = self._run.portal.mapper_for(stream_name, schema)
         self._archive_deleted = bool(target.config.get("archive_deleted"))
         # Of the record being processed: what is wrong, and the same without its values.

@@ -152,6 +152,33 @@ class TargetHubSpotContacts(Target):
             description="Rejected records tolerated before the run exits non-zero.",
         ),
         th.Property(
+            "skip_unchanged",
+            th.BooleanType,
+            default=False,
+            description="Remember what each contact was last written with; skip unchanged rows.",
+        ),
+        th.Property(
+            "sync_store",
+            th.StringType,
+            secret=True,  # a database URL may hold a password
+            description=(
+                "Where written contacts are remembered: a SQLite file (default "
+                "`.target-hubspot-contacts/sync.db` in the project) or a SQLAlchemy URL such as "
+                "`postgresql+psycopg://user:pass@host:5432/db`."
+            ),
+        ),
+        th.Property(
+            "full_resync",
+            th.BooleanType,
+            default=False,
+            description="Send every row once, unchanged or not, and refresh the sync store.",
+        ),
+        th.Property(
+            "resend_after_days",
+            th.NumberType(exclusive_minimum=0),
+            description="Send a row unchanged for longer than this anyway (default: never).",
+        ),
+        th.Property(
             "batch_size_rows",
             th.IntegerType(minimum=1, maximum=MAX_INPUTS_PER_CALL),
             default=MAX_INPUTS_PER_CALL,

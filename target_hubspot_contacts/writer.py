@@ -12,7 +12,13 @@ import typing as t
 from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, ContactInput, conflict_key
 from target_hubspot_contacts.errors import CallAbandoned, TerminationRequested
 from target_hubspot_contacts.logvalues import skipped_text
-from target_hubspot_contacts.outcomes import Rejected, Skipped, Written, outcome_name
+from target_hubspot_contacts.outcomes import (
+    Rejected,
+    Skipped,
+    Unchanged,
+    Written,
+    outcome_name,
+)
 from target_hubspot_contacts.outcomes_file import RecordOutcome
 
 if t.TYPE_CHECKING:
@@ -23,6 +29,7 @@ if t.TYPE_CHECKING:
     from target_hubspot_contacts.outcomes import Outcome, Reason, Rejects, RunCounts
     from target_hubspot_contacts.outcomes_file import OutcomesFile
     from target_hubspot_contacts.state import StateTracker
+    from target_hubspot_contacts.syncstore import SyncMemory
 
 # Bounds memory (and a refused contact's replay) when records keep updating the same contacts.
 MAX_RECORDS_PENDING = 1_000
@@ -83,8 +90,10 @@ class ContactWriter:
         concurrency: ConcurrencyController,
         logger: logging.Logger,
         on_failure: t.Callable[[BaseException], None] | None = None,
+        memory: SyncMemory | None = None,
     ) -> None:
         self._api = api
+        self._memory = memory
         self._on_failure = on_failure or (lambda _error: None)
         self.failure: BaseException | None = None  # the first call or thread that failed
         self._settling = True  # False once the run is ending: outcomes are no longer counted
@@ -290,6 +299,8 @@ class ContactWriter:
         """In a worker thread: make the calls, then settle their outcomes."""
         writes = [contact for contact in contacts if not contact.archive]
         archives = [contact for contact in contacts if contact.archive]
+        if self._memory is not None:
+            writes = self._settle_unchanged(writes, archives)
         outcomes: list[tuple[PendingContact, Outcome]] = []
         if writes:
             inputs = [ContactInput(contact.id_value, contact.properties) for contact in writes]
@@ -304,6 +315,22 @@ class ContactWriter:
         with self._settle_lock:
             if self._settling:
                 self._settle(outcomes)
+
+    def _settle_unchanged(
+        self, writes: list[PendingContact], archives: list[PendingContact]
+    ) -> list[PendingContact]:
+        """Settle at once the contacts last written with these very properties; return the
+        others, whose memory is dropped until HubSpot confirms them."""
+        by_key = {self._api.identity(contact.id_value): contact for contact in writes}
+        archived_keys = [self._api.identity(contact.id_value) for contact in archives]
+        properties = {key: contact.properties for key, contact in by_key.items()}
+        unchanged = self._memory.before_sending(properties, archived_keys)
+        if not unchanged:
+            return writes
+        with self._settle_lock:
+            if self._settling:
+                self._settle([(by_key[key], Unchanged(id_)) for key, id_ in unchanged.items()])
+        return [contact for key, contact in by_key.items() if key not in unchanged]
 
     def _replay(self, contact: PendingContact) -> list[tuple[PendingContact, Outcome]]:
         """HubSpot refused a merged contact: write its records again in two halves, in order,
@@ -355,6 +382,8 @@ class ContactWriter:
             else:
                 self._tracker.never_settles(min(sequences))
         self._rejects.record(rejected)
+        if self._memory is not None:
+            self._remember(outcomes)
         self._tracker.settle(settled)
 
     def _hold_past_limit(self, sequences: list[int]) -> None:
@@ -363,6 +392,15 @@ class ContactWriter:
         past = self._counts.rejected - self._rejects.limit
         if past > 0:
             self._tracker.never_passes(sequences[max(0, len(sequences) - past)])
+
+    def _remember(self, outcomes: list[tuple[PendingContact, Outcome]]) -> None:
+        """Remember the writes HubSpot confirmed, before STATE may pass them."""
+        written = [
+            (self._api.identity(contact.id_value), contact.properties, outcome.record_id)
+            for contact, outcome in outcomes
+            if isinstance(outcome, Written) and outcome.confirmed  # else the write is in doubt
+        ]
+        self._memory.after_answer(written)
 
 
 def _each_record(contact: PendingContact, outcome: Outcome) -> list[RecordOutcome]:

@@ -1,10 +1,11 @@
-"""Fixtures: a local HubSpot server per test, and settings pointing the target at it."""
+"""Fixtures: a local HubSpot server per test, settings pointing the target at it, PostgreSQL."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.helpers import TOKEN, local_hubspot
+from tests.postgres import INSTALL_HINT, PostgresServer, server_binaries
 
 
 @pytest.fixture
@@ -26,3 +27,20 @@ def config(hubspot) -> dict:
         "max_retry_seconds": 20,
         "request_timeout": 10,
     }
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server for the whole session; the tests fail (never skip) without one."""
+    bindir = server_binaries()
+    if bindir is None:
+        pytest.fail(INSTALL_HINT, pytrace=False)
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """The URL of an empty database of its own."""
+    return postgres_server.database()

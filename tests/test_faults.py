@@ -275,8 +275,9 @@ def test_the_run_ends_with_a_summary_and_singer_metrics(hubspot, config, tmp_pat
     result = run_target(tmp_path, config, contacts_input(3))
 
     assert (
-        "HubSpot contacts: 3 created, 0 updated, 0 archived, 0 deletions found no contact, "
-        "0 skipped, 0 rejected; 3 API calls, 1 retries, 0 rate-limited (429). "
+        "HubSpot contacts: 3 created, 0 updated, 0 unchanged, 0 archived, "
+        "0 deletions found no contact, 0 skipped, 0 rejected; "
+        "3 API calls, 1 retries, 0 rate-limited (429). "
         "3 records read, 0 of them merged into another record's call."
     ) in result.stderr
     metrics = [

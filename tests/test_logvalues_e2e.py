@@ -226,8 +226,9 @@ def test_with_log_values_false_skips_and_deletions_log_no_value_or_id(hubspot, c
     result = run_target(tmp_path, config, messages, env=clean_env(**DEBUG))
 
     assert result.returncode == 0, result.stderr
-    assert "1 created, 0 updated, 1 archived, 1 deletions found no contact, 1 skipped" in (
-        result.stderr
+    assert (
+        "1 created, 0 updated, 0 unchanged, 1 archived, 1 deletions found no contact, 1 skipped"
+        in result.stderr
     )
     assert (
         "Skipped contact of record 1 of stream 'contacts': a contact with its email exists; "

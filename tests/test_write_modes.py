@@ -55,7 +55,7 @@ def test_dry_run_reports_what_would_happen_and_writes_nothing(existing, hubspot,
     result = run_target(tmp_path, config, ada_and_bob(record({"email": "not-an-email"})))
 
     assert result.returncode == 0, result.stderr
-    assert "would be: 1 created, 1 updated, 0 archived" in result.stderr
+    assert "would be: 1 created, 1 updated, 0 unchanged, 0 archived" in result.stderr
     assert "1 rejected" in result.stderr
     assert len(write_calls(hubspot)) == calls_before
     assert live(hubspot) == {"ada@example.com": existing["properties"]}

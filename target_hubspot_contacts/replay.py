@@ -1,0 +1,110 @@
+"""Rejected records back into Singer messages, to send them again once the cause is fixed.
+
+    target-hubspot-contacts-replay output/rejects.jsonl | target-hubspot-contacts --config c.json
+
+Each rejects-file line holds the record as the target received it (after `stream_maps`), its
+stream's schema and key properties. Records are printed in file order, each stream's SCHEMA
+before its first RECORD (and again if its schema changed). A file is read only as far as it
+reached when replay started, so a run appending new rejects to it never feeds itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import typing as t
+
+import msgspec
+
+
+class _RejectLine(msgspec.Struct):
+    """The parts of a rejects-file line that replay needs; values are passed through as is."""
+
+    stream: str
+    record: msgspec.Raw
+    schema: msgspec.Raw = msgspec.Raw(b"null")  # lines written before replay existed lack it
+    key_properties: list[str] | None = None
+
+
+class _Schema(msgspec.Struct, tag="SCHEMA", tag_field="type"):
+    stream: str
+    schema: msgspec.Raw
+    key_properties: list[str]
+
+
+class _Record(msgspec.Struct, tag="RECORD", tag_field="type"):
+    stream: str
+    record: msgspec.Raw
+
+
+class ReplayError(Exception):
+    """A rejects file that cannot be replayed; the message names the file and line."""
+
+
+def replay(paths: t.Iterable[pathlib.Path], out: t.BinaryIO) -> int:
+    """Write the rejected records of these files to `out` as Singer messages; return how many."""
+    decoder = msgspec.json.Decoder(_RejectLine)
+    encoder = msgspec.json.Encoder()
+    schemas: dict[str, tuple[bytes, list[str]]] = {}  # last SCHEMA printed, by stream
+    replayed = 0
+    for path in paths:
+        for number, line in _lines_present_at_start(path):
+            try:
+                entry = decoder.decode(line)
+            except msgspec.DecodeError as exc:
+                msg = f"{path}:{number}: not a rejects-file line ({exc})."
+                raise ReplayError(msg) from None
+            if bytes(entry.schema) == b"null":
+                msg = (
+                    f"{path}:{number}: the line has no schema; it was written before rejects "
+                    "files kept one, so it cannot be replayed as Singer messages."
+                )
+                raise ReplayError(msg)
+            described = (bytes(entry.schema), entry.key_properties or [])
+            if schemas.get(entry.stream) != described:
+                schemas[entry.stream] = described
+                schema = _Schema(entry.stream, entry.schema, described[1])
+                out.write(encoder.encode(schema) + b"\n")
+            out.write(encoder.encode(_Record(entry.stream, entry.record)) + b"\n")
+            replayed += 1
+    return replayed
+
+
+def _lines_present_at_start(path: pathlib.Path) -> t.Iterator[tuple[int, bytes]]:
+    """Numbered non-blank lines, up to the size the file had when it was opened."""
+    with path.open("rb") as file:
+        remaining = os.fstat(file.fileno()).st_size
+        for number, line in enumerate(file, start=1):
+            if remaining <= 0:
+                return
+            remaining -= len(line)
+            if line.strip():
+                yield number, line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `target-hubspot-contacts-replay` command."""
+    parser = argparse.ArgumentParser(
+        prog="target-hubspot-contacts-replay",
+        description="Print the records of rejects files as Singer messages (SCHEMA, RECORD), "
+        "to pipe into target-hubspot-contacts once the cause of the rejections is fixed.",
+    )
+    parser.add_argument(
+        "files", nargs="+", type=pathlib.Path, metavar="REJECTS_FILE", help="a rejects_path file"
+    )
+    args = parser.parse_args(argv)
+    try:
+        count = replay(args.files, sys.stdout.buffer)
+    except (OSError, ReplayError) as exc:
+        sys.stdout.flush()
+        print(f"target-hubspot-contacts-replay: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    print(f"Replayed {count} rejected record(s).", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

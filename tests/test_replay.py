@@ -1,0 +1,155 @@
+"""Replay: rejected records printed back as Singer messages and sent again once fixed."""
+
+from __future__ import annotations
+
+import io
+import json
+import pathlib
+import subprocess
+import sys
+
+from target_hubspot_contacts.emulator.properties import default_properties
+from target_hubspot_contacts.replay import replay
+from tests.helpers import (
+    clean_env,
+    lines,
+    record,
+    run_target,
+    schema,
+    state,
+    target_command,
+    write_config,
+)
+
+REPLAY = [sys.executable, "-m", "target_hubspot_contacts.replay"]
+PLAN_FIELDS = {
+    "email": {"type": "string"},
+    "plan": {"type": ["string", "null"]},
+    "lifetime_value": {"type": ["number", "null"]},
+    "last_login_at": {"type": ["string", "null"], "format": "date-time"},
+}
+
+
+def rejects_of(tmp_path: pathlib.Path, config: dict, text: str) -> pathlib.Path:
+    """Run the target on `text`, keeping rejected records; the rejects file."""
+    rejects = tmp_path / "rejects.jsonl"
+    settings = {**config, "rejects_path": str(rejects), "max_rejects": 100}
+    result = run_target(tmp_path, settings, text)
+    assert result.returncode == 0, result.stderr
+    return rejects
+
+
+def singer_messages(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def test_rejected_records_are_sent_again_once_the_cause_is_fixed(hubspot, config, tmp_path):
+    platinum = {
+        "email": "ada@example.com",
+        "plan": "platinum",
+        "lifetime_value": 1234.50,
+        "last_login_at": "2026-03-01T09:30:00+01:00",
+    }
+    text = lines([schema(properties=PLAN_FIELDS), record(platinum), state({"n": 1})])
+    rejects = rejects_of(tmp_path, config, text)
+    assert hubspot.contact(email="ada@example.com") is None
+    plan = next(p for p in default_properties() if p["name"] == "plan")
+    hubspot.add_property(
+        {**plan, "options": [*plan["options"], {"label": "Platinum", "value": "platinum"}]}
+    )
+
+    (tmp_path / "replay").mkdir()
+    config_path = write_config(tmp_path / "replay", config)
+    replayer = subprocess.Popen(
+        [*REPLAY, str(rejects)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    target = subprocess.run(
+        target_command(config_path),
+        stdin=replayer.stdout,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=120,
+        check=False,
+    )
+    replayer.stdout.close()
+
+    assert replayer.wait(timeout=30) == 0
+    assert b"Replayed 1 rejected record(s)." in replayer.stderr.read()
+    assert target.returncode == 0, target.stderr
+    written = hubspot.contact(email="ada@example.com")["properties"]
+    assert written["plan"] == "platinum"
+    assert written["lifetime_value"] == "1234.5"
+    assert written["last_login_at"] == "2026-03-01T08:30:00.000Z"
+
+
+def test_replay_prints_each_streams_schema_then_its_records_in_file_order(config, tmp_path):
+    bad = {"plan": "platinum"}
+    leads = {"email": {"type": "string"}, "plan": {"type": ["string", "null"]}}
+    text = lines(
+        [
+            schema("customers", PLAN_FIELDS),
+            schema("leads", leads, keys=()),
+            record({"email": "a@example.com", **bad}, "customers"),
+            record({"email": "b@example.com", **bad}, "leads"),
+            record({"email": "c@example.com", **bad}, "customers"),
+            state({"n": 3}),
+        ]
+    )
+    rejects = rejects_of(tmp_path, config, text)
+
+    result = subprocess.run([*REPLAY, str(rejects)], capture_output=True, text=True, check=True)
+
+    messages = singer_messages(result.stdout)
+    assert [(m["type"], m["stream"]) for m in messages] == [
+        ("SCHEMA", "customers"),
+        ("RECORD", "customers"),
+        ("SCHEMA", "leads"),
+        ("RECORD", "leads"),
+        ("RECORD", "customers"),
+    ]
+    assert messages[0]["schema"]["properties"] == PLAN_FIELDS
+    assert messages[0]["key_properties"] == ["email"]
+    assert messages[2]["key_properties"] == []
+    assert [m["record"]["email"] for m in messages if m["type"] == "RECORD"] == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
+
+
+def test_replay_reads_a_file_only_as_far_as_it_reached_when_replay_started(config, tmp_path):
+    text = lines([schema(properties=PLAN_FIELDS), record({"email": "a@example.com", "plan": "x"})])
+    rejects = rejects_of(tmp_path, config, text)
+    original = rejects.read_bytes()
+
+    class AppendingOutput(io.BytesIO):
+        """Like a target rejecting the replayed record again into the same file as it reads
+        (a few times, so that a replay that kept reading would fail rather than hang)."""
+
+        appended = 0
+
+        def write(self, data: bytes) -> int:
+            if self.appended < 3:
+                self.appended += 1
+                with rejects.open("ab") as file:
+                    file.write(original)
+            return super().write(data)
+
+    out = AppendingOutput()
+    count = replay([rejects], out)
+
+    assert count == 1
+    assert len(singer_messages(out.getvalue().decode())) == 2  # its SCHEMA and its RECORD
+
+
+def test_a_line_without_a_schema_is_refused_naming_the_file_and_line(tmp_path):
+    legacy = tmp_path / "old-rejects.jsonl"
+    entry = {"rejected_at": "2026-01-01T00:00:00+00:00", "stream": "contacts", "id": "a"}
+    legacy.write_text(json.dumps({**entry, "reason": {}, "record": {"email": "a"}}) + "\n")
+
+    result = subprocess.run([*REPLAY, str(legacy)], capture_output=True, text=True, check=False)
+
+    assert result.returncode == 1
+    assert f"{legacy}:1: the line has no schema" in result.stderr
+    assert result.stdout == ""
