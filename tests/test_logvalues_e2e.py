@@ -303,3 +303,18 @@ def test_with_log_values_false_a_call_hubspot_refuses_for_every_record_ends_the_
         "message is not shown: `log_values` is false) [correlation id "
     ) in last_line
     assert_no_value_in(result.stderr)
+
+
+def test_with_log_values_false_a_run_that_skips_unchanged_rows_logs_no_value_or_id(
+    hubspot, config, tmp_path
+):
+    config.update(skip_unchanged=True, sync_store=str(tmp_path / "store" / "sync.db"))
+    rows = contacts_input(person(1), person(2, company="zq-Acme"))
+    assert run_target(tmp_path, config, rows).returncode == 0
+    config.update(HIDE_VALUES)
+
+    result = run_target(tmp_path, config, rows, env=clean_env(**DEBUG))
+
+    assert result.returncode == 0, result.stderr
+    assert "0 created, 0 updated, 2 unchanged" in result.stderr
+    assert_no_value_in(result.stderr, *(contact["id"] for contact in hubspot.contacts))

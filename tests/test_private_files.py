@@ -1,10 +1,10 @@
-"""The files the target creates for records (rejects, outcomes) are private to their owner,
-whatever the umask; a file or directory that exists keeps the mode its owner gave it."""
+"""The files the target creates for records (rejects, outcomes, the sync store and its side
+files) are private to their owner, whatever the umask; a file or directory that exists keeps
+the mode its owner gave it."""
 
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 
@@ -17,6 +17,7 @@ from tests.helpers import (
     record,
     run_target,
     schema,
+    state,
     target_command,
     write_config,
 )
@@ -40,7 +41,7 @@ def run_with_umask(tmp_path, config: dict, input_text: str, umask: int):
         timeout=120,
         env=clean_env(),
         check=False,
-        preexec_fn=lambda: os.umask(umask),  # the child's own umask
+        umask=umask,
     )
 
 
@@ -94,3 +95,33 @@ def test_an_existing_directory_keeps_its_mode(config, tmp_path):
     assert result.returncode == 0, result.stderr
     assert mode(shared) == 0o755
     assert mode(shared / "outcomes.jsonl") == 0o600
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o277], ids=["permissive-umask", "restrictive-umask"])
+def test_the_sync_store_and_its_side_files_are_its_owners_only(config, tmp_path, umask):
+    store = tmp_path / "memory" / "of-runs"
+    config.update(skip_unchanged=True, sync_store=str(store / "sync.db"))
+    process = subprocess.Popen(
+        target_command(write_config(tmp_path, config)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        umask=umask,
+    )
+    try:
+        process.stdin.write(lines([schema(), record(contact(1)), state({"at": 1})]))
+        process.stdin.flush()
+        # STATE follows once HubSpot confirmed the contact and the store remembered it.
+        assert json.loads(process.stdout.readline()) == {"at": 1}
+        # SQLite's side files exist while the run holds the store open.
+        files = {path.name: mode(path) for path in store.iterdir()}
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert process.returncode == 0, process.stderr.read()
+    assert {"sync.db", "sync.db-wal", "sync.db-shm"} <= files.keys()
+    assert files == dict.fromkeys(files, 0o600)
+    for directory in (tmp_path / "memory", store):
+        assert mode(directory) == 0o700, directory
