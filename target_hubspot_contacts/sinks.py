@@ -32,9 +32,8 @@ class ContactsSink(BatchSink):
         key_properties: t.Sequence[str] | None,
     ) -> None:
         # Read (per record) by the SDK, starting in its __init__: settle it first.
-        self._keep_sdc_metadata = bool(
-            target.config.get("add_record_metadata") or target.config.get("archive_deleted")
-        )
+        # (`add_record_metadata` is refused: metadata columns are never contact data.)
+        self._keep_sdc_metadata = bool(target.config.get("archive_deleted"))
         super().__init__(target, stream_name, schema, key_properties)
         self._run = t.cast("RunningTarget", target).run
         self._run.describe_stream(stream_name, self.schema, list(self.key_properties or []))
