@@ -758,12 +758,16 @@ class RecordMapper:
                     properties[target] = ""
                 continue
             try:
-                properties[target] = coerce(value)
+                coerced = coerce(value)
             except CoercionError as error:
                 problem = FieldProblem(
                     field, target, value, error.code, error.reason, error.summary
                 )
                 problems.append(problem)
+                continue
+            # A value with nothing left to send (`[]`, `;`, only NULs) is missing too.
+            if coerced or self._clear:
+                properties[target] = coerced
         if problems:
             raise RecordRejected(problems)
         return id_value, properties

@@ -170,3 +170,39 @@ def test_an_empty_string_clears_with_null_values_clear(hubspot, config, tmp_path
 
     assert result.returncode == 0, result.stderr
     assert "lastname" not in hubspot.contact("person1@example.com")["properties"]
+
+
+def test_a_value_with_nothing_left_to_send_never_erases_crm_data_with_null_values_skip(
+    hubspot, config, tmp_path
+):
+    properties = {"email": {"type": "string"}, "interests": {}, "last_name": {"type": "string"}}
+    first = {"email": "ada@example.com", "interests": ["crm"], "last_name": "Lovelace"}
+    seeded = run_target(tmp_path, config, lines([schema(properties=properties), record(first)]))
+    assert seeded.returncode == 0, seeded.stderr
+    emptied = [
+        {"email": "ada@example.com", "interests": [], "last_name": "\u0000"},
+        {"email": "ada@example.com", "interests": "[]"},
+        {"email": "ada@example.com", "interests": ";"},
+    ]
+
+    result = run_target(
+        tmp_path, config, lines([schema(properties=properties), *map(record, emptied)])
+    )
+
+    assert result.returncode == 0, result.stderr
+    kept = hubspot.contact("ada@example.com")["properties"]
+    assert (kept["interests"], kept["lastname"]) == ("crm", "Lovelace")
+
+
+def test_an_empty_list_clears_a_multi_select_with_null_values_clear(hubspot, config, tmp_path):
+    properties = {"email": {"type": "string"}, "interests": {}}
+    first = {"email": "ada@example.com", "interests": ["crm"]}
+    seeded = run_target(tmp_path, config, lines([schema(properties=properties), record(first)]))
+    assert seeded.returncode == 0, seeded.stderr
+    config.update(null_values="clear")
+
+    emptied = {"email": "ada@example.com", "interests": []}
+    result = run_target(tmp_path, config, lines([schema(properties=properties), record(emptied)]))
+
+    assert result.returncode == 0, result.stderr
+    assert "interests" not in hubspot.contact("ada@example.com")["properties"]
