@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import heapq
 import threading
 import time
 import typing as t
@@ -112,6 +113,7 @@ class ContactWriter:
         self._in_flight: dict[concurrent.futures.Future, set[str]] = {}
         self._lock = threading.RLock()  # pending and in-flight: the main and lingering threads
         self._settle_lock = threading.Lock()  # outcomes: the worker threads
+        self._first_rejects: list[int] = []  # the max_rejects + 1 lowest rejected, negated (heap)
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=concurrency.maximum, thread_name_prefix="hubspot-call"
         )
@@ -387,11 +389,15 @@ class ContactWriter:
         self._tracker.settle(settled)
 
     def _hold_past_limit(self, sequences: list[int]) -> None:
-        """Keep STATE before the first rejected record past `max_rejects` (the last of
-        `sequences`, just counted), so a rerun from it after the fix loads that record."""
-        past = self._counts.rejected - self._rejects.limit
-        if past > 0:
-            self._tracker.never_passes(sequences[max(0, len(sequences) - past)])
+        """Keep STATE before the first rejected record past `max_rejects` in read order (calls
+        answer in any order), so a rerun from it after the fix loads that record."""
+        keep = self._rejects.limit + 1
+        for sequence in sequences:
+            heapq.heappush(self._first_rejects, -sequence)
+            if len(self._first_rejects) > keep:
+                heapq.heappop(self._first_rejects)
+        if len(self._first_rejects) == keep:
+            self._tracker.never_passes(-self._first_rejects[0])
 
     def _remember(self, outcomes: list[tuple[PendingContact, Outcome]]) -> None:
         """Remember the writes HubSpot confirmed, before STATE may pass them."""

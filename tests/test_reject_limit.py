@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import json
 
-from tests.helpers import contact, lines, printed_states, record, run_target, schema, state
+from tests.helpers import (
+    contact,
+    lines,
+    local_hubspot,
+    printed_states,
+    record,
+    run_target,
+    schema,
+    state,
+)
 
 BAD_1, BAD_2 = {"email": "bad-one"}, {"email": "bad-two"}
 
@@ -74,3 +83,34 @@ def test_within_max_rejects_state_moves_past_the_rejected_records(hubspot, confi
     assert result.returncode == 0, result.stderr
     assert printed_states(result.stdout)[-1] == {"at": 6}
     assert len(hubspot.contacts) == 4
+
+
+def test_state_stops_before_the_first_reject_past_the_limit_in_read_order_not_answer_order(
+    config, tmp_path
+):
+    with local_hubspot() as hubspot:
+        hubspot.require_property("company")  # HubSpot refuses record 2 once its call answers
+        config.update(
+            api_url=hubspot.url,
+            api_version="2026-09",
+            rejects_path=str(tmp_path / "rejects.jsonl"),
+            max_rejects=1,
+        )
+        messages = [
+            schema(),
+            record(contact(1, company="Acme")),
+            state({"at": 1}),
+            record(contact(2)),  # the first reject, within the limit, known last
+            state({"at": 2}),
+            record(contact(3, company="Acme")),
+            state({"at": 3}),
+            record({**contact(4, company="Acme"), "first_name": 123}),  # refused at once
+            state({"at": 4}),
+            record(contact(5, company="Acme")),
+            state({"at": 5}),
+        ]
+
+        result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 1
+    assert printed_states(result.stdout)[-1] == {"at": 3}
