@@ -6,6 +6,7 @@ from __future__ import annotations
 import decimal
 import json
 import sys
+import typing as t
 
 import msgspec
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
@@ -26,6 +27,13 @@ class SingerInputReader(GenericSingerReader[str]):
     escape) is decoded as the SDK's default reader would, so its record can be judged alone."""
 
     default_input = sys.stdin
+
+    def process_lines(
+        self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]
+    ) -> t.Counter[str]:
+        """As the SDK reads, skipping blank lines (which carry no message) instead of failing."""
+        lines = file_input or self.default_input
+        return super().process_lines((line for line in lines if line.strip()), callbacks)
 
     def deserialize_json(self, line: str) -> dict:
         """The message on one line; a STATE value remembers its text for relaying."""

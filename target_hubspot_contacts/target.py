@@ -297,6 +297,7 @@ class TargetHubSpotContacts(Target):
         super().process_endofpipe()
         if self._run is None:
             return
+        self._ending = True  # every record is settled: a signal now must not cut the report short
         self._run.finish(self.logger)
         self._raise_if_incomplete()
 

@@ -206,3 +206,12 @@ def test_an_empty_list_clears_a_multi_select_with_null_values_clear(hubspot, con
 
     assert result.returncode == 0, result.stderr
     assert "interests" not in hubspot.contact("ada@example.com")["properties"]
+
+
+def test_blank_lines_between_messages_are_skipped(hubspot, config, tmp_path):
+    text = "\n" + lines([schema(), record(contact(1))]) + "  \n\n" + lines([record(contact(2))])
+
+    result = run_target(tmp_path, config, text)
+
+    assert result.returncode == 0, result.stderr
+    assert len(hubspot.contacts) == 2
