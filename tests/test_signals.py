@@ -44,6 +44,13 @@ def wait_for_state(process: subprocess.Popen, value: dict) -> None:
     assert line, f"the target ended without printing {value}"
 
 
+def sent(hubspot, email: str) -> bool:
+    """Whether a call carrying this contact has reached the server (the STATE after the last
+    record is read by then: the call goes out as that record fills the batch)."""
+    calls = hubspot.calls("/batch/upsert")
+    return any(item["id"] == email for call in calls for item in call.body["inputs"])
+
+
 def stop(process: subprocess.Popen) -> tuple[int, list[dict], str]:
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=30)
@@ -87,13 +94,13 @@ def test_sigterm_lets_the_call_in_flight_finish_and_settle(hubspot, config, tmp_
     process = start_target(tmp_path, config)
     send(process, [schema(), *records_with_states(1, 10)])
     deadline = time.monotonic() + 10
-    while not hubspot.calls("/batch/upsert") and time.monotonic() < deadline:
+    while not sent(hubspot, "person10@example.com") and time.monotonic() < deadline:
         time.sleep(0.02)  # the server logs a call as it begins; this one takes 1 s
 
     returncode, states, _ = stop(process)
 
     assert returncode == 0
-    assert states == [{"n": 10}]
+    assert states[-1] == {"n": 10}  # {"n": 5} first if a loaded machine split the call
     assert len(hubspot.contacts) == 10
 
 
