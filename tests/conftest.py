@@ -1,4 +1,5 @@
-"""Fixtures: a local HubSpot server per test, settings pointing the target at it, PostgreSQL."""
+"""Fixtures: a local HubSpot server per test, settings pointing the target at it, PostgreSQL,
+sync stores."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from tests.helpers import TOKEN, local_hubspot
 from tests.postgres import INSTALL_HINT, PostgresServer, server_binaries
+from tests.sync_stores import Store
 
 
 @pytest.fixture
@@ -44,3 +46,17 @@ def postgres_server():
 def postgres_url(postgres_server) -> str:
     """The URL of an empty database of its own."""
     return postgres_server.database()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, tmp_path) -> Store:
+    """A fresh sync store: a SQLite file, or a database of its own on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return Store(str(tmp_path / "store" / "sync.db"))
+    return Store(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def sqlite_store(tmp_path) -> Store:
+    """A fresh SQLite sync store, for behaviour that does not depend on the database."""
+    return Store(str(tmp_path / "store" / "sync.db"))

@@ -118,6 +118,7 @@ def run_target(
         text=True,
         timeout=timeout,
         env=env or clean_env(),
+        cwd=tmp_path,  # a default sync store, if any, is the test's own
         check=False,
     )
 
@@ -133,6 +134,7 @@ def start_target(
         stderr=stderr,
         text=True,
         env=clean_env(),
+        cwd=tmp_path,
     )
 
 
