@@ -5,7 +5,7 @@ of the settings that shaped them), HubSpot's record id and when. It lives in SQL
 file under the project, by default) or PostgreSQL, keyed by portal, id property and contact, and
 is touched per call: one lookup before it, one write once HubSpot answered. A contact's memory is
 dropped before any call that may change it, so a failed call or a killed run is never
-remembered as written.
+remembered as written. Once a store is in use, every run keeps it true, skipping or not.
 """
 
 from __future__ import annotations
@@ -120,8 +120,13 @@ def store_url(location: str | None, root: pathlib.Path) -> sa.URL:
             )
             raise ConfigurationError(msg)
         return url
+    return sa.URL.create("sqlite", database=str(store_path(location, root)))
+
+
+def store_path(location: str | None, root: pathlib.Path) -> pathlib.Path:
+    """The SQLite file a `sync_store` that is not a URL names (the default one when unset)."""
     path = pathlib.Path(location).expanduser() if location else DEFAULT_STORE
-    return sa.URL.create("sqlite", database=str(root / path))
+    return root / path
 
 
 def project_root() -> pathlib.Path:
@@ -448,23 +453,30 @@ class SyncMemory:
 def open_sync_memory(
     config: Mapping[str, t.Any], client: HubSpotClient, logger: logging.Logger, *, dry_run: bool
 ) -> SyncMemory | None:
-    """The run's memory when `skip_unchanged` or `full_resync` is on, else None."""
+    """The run's memory: read to skip unchanged rows (`skip_unchanged`), and kept true by
+    every run that writes while a store is in use. None when there is no store to keep."""
     skip_unchanged = bool(config.get("skip_unchanged"))
     full_resync = bool(config.get("full_resync"))
-    if not (skip_unchanged or full_resync):
+    location = config.get("sync_store") or None
+    root = project_root()
+    if not (skip_unchanged or full_resync) and not _in_use(location, root, dry_run=dry_run):
         return None
-    url = store_url(config.get("sync_store"), project_root())
+    url = store_url(location, root)
     portal_id = client.portal_id()
     store = SyncStore(
-        url, portal_id=portal_id, id_property=config["id_property"], read_only=dry_run
+        url,
+        portal_id=portal_id,
+        id_property=config["id_property"],
+        read_only=dry_run,
     )
     days = config.get("resend_after_days")
     resend_after = datetime.timedelta(days=float(days)) if days else None
-    what = (
-        "every row is sent and remembered (full_resync)"
-        if full_resync
-        else "rows unchanged since their contact was last written are not sent"
-    )
+    if full_resync:
+        what = "every row is sent and remembered (full_resync)"
+    elif skip_unchanged:
+        what = "rows unchanged since their contact was last written are not sent"
+    else:
+        what = "every row is sent (`skip_unchanged` is off), and the store kept up to date"
     logger.info(
         "Sync store %s, HubSpot portal %s: %s%s.",
         store.where,
@@ -479,3 +491,11 @@ def open_sync_memory(
         resend_after=resend_after,
         dry_run=dry_run,
     )
+
+
+def _in_use(location: str | None, root: pathlib.Path, *, dry_run: bool) -> bool:
+    """Whether a run that does not skip must keep a store true: the one `sync_store` names,
+    or the default file once it exists (none is created for it). A dry run writes nothing."""
+    if dry_run:
+        return False
+    return location is not None or store_path(None, root).exists()
