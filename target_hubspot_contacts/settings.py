@@ -1,5 +1,6 @@
 """Settings checked before any call: unknown keys (with the closest known one), SDK settings that
-do nothing here, the shape of `api_url`, and a rejects file that can be written."""
+do nothing here, the shape of `api_url`, and files (rejects, outcomes, sync store) that can be
+written."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import pathlib
 import typing as t
 import urllib.parse
+
+from target_hubspot_contacts.syncstore import project_root, store_path
 
 # Settings the Meltano SDK offers every target that this one does not act on, and why.
 UNSUPPORTED_SDK_SETTINGS = {
@@ -33,6 +36,7 @@ def problems(config: t.Mapping[str, t.Any], known: t.Collection[str]) -> list[st
         *api_url_problems(config.get("api_url")),
         *rejects_problems(config.get("rejects_path"), config.get("max_rejects")),
         *file_problems("outcomes_path", config.get("outcomes_path")),
+        *sync_store_problems(config.get("sync_store")),
     ]
 
 
@@ -124,6 +128,23 @@ def file_problems(setting: str, path: object) -> list[str]:
         return [f"`{setting}` is empty: set it to a file path, or leave it unset."]
     why = _why_not_appendable(pathlib.Path(path))
     return [f"`{setting}` {path!r} cannot be written: {why}."] if why else []
+
+
+def sync_store_problems(location: object) -> list[str]:
+    """A `sync_store` that is a file path (not a URL) must be a file SQLite can create or
+    open, with room beside it for the side files SQLite and the run's lock keep there."""
+    if location is None or (isinstance(location, str) and "://" in location):
+        return []  # a database URL is checked when the store opens
+    if not isinstance(location, str) or not location.strip():
+        return ["`sync_store` is empty: set it to a file path or a database URL, or leave it out."]
+    path = store_path(location, project_root())  # relative to the Meltano project
+    why = _why_not_appendable(path)
+    if why is None and path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        why = (
+            "SQLite keeps its journal and the run's lock beside it, and there is no "
+            f"permission to create files in {str(path.parent)!r}"
+        )
+    return [f"`sync_store` {location!r} cannot be written: {why}."] if why else []
 
 
 def _why_not_appendable(path: pathlib.Path) -> str | None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import errno
 import hashlib
 import json
+import math
 import os
 import pathlib
 import threading
@@ -50,12 +52,15 @@ POSTGRES_EXTRA_HINT = "pip install 'target-hubspot-contacts[postgres]'"
 _ADVISORY_LOCK_NAMESPACE = "target-hubspot-contacts sync store"
 
 _metadata = sa.MetaData()
+# Its columns are its layout version: a table with other columns is refused, never guessed at.
 written_contacts = sa.Table(
     "hubspot_written_contacts",
     _metadata,
     sa.Column("portal_id", sa.String(32), primary_key=True),
     sa.Column("id_property", sa.String(100), primary_key=True),
-    sa.Column("contact_key", sa.Text, primary_key=True),  # the id value, as HubSpot matches it
+    # A digest of contact_key: an id of any length fits PostgreSQL's index (2,704 bytes a row).
+    sa.Column("key_digest", sa.String(32), primary_key=True),
+    sa.Column("contact_key", sa.Text, nullable=False),  # the id value, as HubSpot matches it
     sa.Column("fingerprint", sa.String(32), nullable=False),
     sa.Column("record_id", sa.String(32)),  # HubSpot's id of the contact
     sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
@@ -74,6 +79,12 @@ def settings_digest(config: Mapping[str, t.Any]) -> bytes:
     shaping = {name: config.get(name) for name in SHAPING_SETTINGS}
     text = json.dumps([FINGERPRINT_VERSION, shaping], sort_keys=True, default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def key_digest(contact_key: str) -> str:
+    """The fixed-size key of a contact's row, whatever the length of its id."""
+    data = contact_key.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def fingerprint(properties: Mapping[str, str], settings: bytes) -> str:
@@ -129,6 +140,12 @@ def store_path(location: str | None, root: pathlib.Path) -> pathlib.Path:
     return root / path
 
 
+def shown_url(url: sa.URL) -> str:
+    """A store's URL for logs and errors: no password, no query value (it may hold one)."""
+    base = url.set(query={}).render_as_string(hide_password=True)
+    return f"{base}?{'&'.join(f'{name}=***' for name in url.query)}" if url.query else base
+
+
 def project_root() -> pathlib.Path:
     """Meltano's project directory when run by Meltano, else the working directory."""
     return pathlib.Path(os.environ.get("MELTANO_PROJECT_ROOT") or os.getcwd())
@@ -137,51 +154,73 @@ def project_root() -> pathlib.Path:
 class SyncStore:
     """The table of written contacts for one portal and id property, and the run's lock on it.
 
-    Lookups may run in several threads at once; writes are serialized. A store opened
-    `read_only` (dry run) never creates, locks or writes anything.
+    Lookups may run in several threads at once; so may writes on PostgreSQL, while SQLite's
+    are serialized. A store opened `read_only` (dry run) never creates, locks or writes
+    anything. `timeout` (seconds) bounds PostgreSQL's connecting, statements and lock waits.
     """
 
-    def __init__(self, url: sa.URL, *, portal_id: str, id_property: str, read_only: bool) -> None:
-        self.where = url.render_as_string(hide_password=True)
+    def __init__(
+        self,
+        url: sa.URL,
+        *,
+        portal_id: str,
+        id_property: str,
+        read_only: bool,
+        timeout: float = 60,
+    ) -> None:
+        self.where = shown_url(url)
         self._portal_id = portal_id
         self._id_property = id_property
         self._read_only = read_only
-        self._write_lock = threading.Lock()
+        self._write_lock: t.ContextManager[t.Any] = contextlib.nullcontext()
         self._run_lock: _RunLock | None = None
         self._engine: sa.Engine | None = None
         self._exists = True
-        if url.get_backend_name() == "sqlite":
-            self._open_sqlite(url)
-        else:
-            self._open_postgres(url)
         try:
+            if url.get_backend_name() == "sqlite":
+                self._open_sqlite(url)
+            else:
+                self._open_postgres(url, timeout)
             self._prepare()
+        except OSError as exc:
+            self.close()
+            msg = (
+                f"The sync store {self.where} (`sync_store`) cannot be opened: {exc}. Set "
+                "`sync_store` to a file in a directory this user can write to, or to a "
+                "PostgreSQL URL."
+            )
+            raise SyncStoreError(msg) from None
         except BaseException:
             self.close()
             raise
 
     def recall(self, keys: Iterable[str]) -> dict[str, Memory]:
         """The memories of these contacts that the store holds, by contact key."""
-        keys = list(keys)
-        if not keys or not self._exists:
+        by_digest = {key_digest(key): key for key in keys}
+        if not by_digest or not self._exists:
             return {}
         query = sa.select(
+            written_contacts.c.key_digest,
             written_contacts.c.contact_key,
             written_contacts.c.fingerprint,
             written_contacts.c.record_id,
             written_contacts.c.written_at,
-        ).where(self._of_this_portal(), written_contacts.c.contact_key.in_(keys))
+        ).where(self._of_this_portal(), written_contacts.c.key_digest.in_(by_digest))
         with self._failures("looking contacts up"), self._engine.connect() as connection:
             rows = connection.execute(query).all()
-        return {key: Memory(print_, record_id, _as_utc(at)) for key, print_, record_id, at in rows}
+        return {
+            key: Memory(print_, record_id, _as_utc(at))
+            for digest, key, print_, record_id, at in rows
+            if by_digest[digest] == key  # two ids with one digest: neither is remembered
+        }
 
     def forget(self, keys: Iterable[str]) -> None:
         """Drop the memories of these contacts."""
-        keys = list(keys)
-        if not keys:
+        digests = [key_digest(key) for key in keys]
+        if not digests:
             return
         statement = written_contacts.delete().where(
-            self._of_this_portal(), written_contacts.c.contact_key.in_(keys)
+            self._of_this_portal(), written_contacts.c.key_digest.in_(digests)
         )
         with self._writing("forgetting contacts") as connection:
             connection.execute(statement)
@@ -194,6 +233,7 @@ class SyncStore:
             {
                 "portal_id": self._portal_id,
                 "id_property": self._id_property,
+                "key_digest": key_digest(entry.contact_key),
                 "contact_key": entry.contact_key,
                 "fingerprint": entry.fingerprint,
                 "record_id": entry.record_id,
@@ -204,8 +244,9 @@ class SyncStore:
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         insert = dialect.insert(written_contacts)
         statement = insert.on_conflict_do_update(
-            index_elements=["portal_id", "id_property", "contact_key"],
+            index_elements=["portal_id", "id_property", "key_digest"],
             set_={
+                "contact_key": insert.excluded.contact_key,
                 "fingerprint": insert.excluded.fingerprint,
                 "record_id": insert.excluded.record_id,
                 "written_at": insert.excluded.written_at,
@@ -239,6 +280,7 @@ class SyncStore:
         if not self._read_only:
             create_private(path)  # records' ids are personal data
             self._run_lock = _FileLock(path.with_name(path.name + ".lock"), self._portal_id)
+        self._write_lock = threading.Lock()  # SQLite has one writer at a time anyway
         self._engine = sa.create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}
         )
@@ -248,27 +290,50 @@ class SyncStore:
         def _configure(connection: t.Any, _record: t.Any) -> None:
             cursor = connection.cursor()
             if not read_only:
-                # A lost write only means a resend, so WAL without a sync per commit is safe.
                 cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # Each commit reaches the disk before the call it precedes goes out: a forget lost
+            # to a crash after STATE moved on would skip a row that went back to old values.
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
-    def _open_postgres(self, url: sa.URL) -> None:
+    def _open_postgres(self, url: sa.URL, timeout: float) -> None:
         try:
-            self._engine = sa.create_engine(url, pool_pre_ping=True)
+            self._engine = sa.create_engine(
+                url, pool_pre_ping=True, connect_args=_postgres_bounds(url, timeout)
+            )
         except ModuleNotFoundError as exc:
             msg = (
                 f"`sync_store` is a PostgreSQL URL but its driver ({exc.name}) is not "
                 f"installed: {POSTGRES_EXTRA_HINT}."
             )
             raise ConfigurationError(msg) from None
+        milliseconds = str(max(1, round(timeout * 1000)))
+
+        @sa.event.listens_for(self._engine, "connect")
+        def _bound_statements(connection: t.Any, _record: t.Any) -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, false), "
+                    "set_config('lock_timeout', %s, false)",
+                    (milliseconds, milliseconds),
+                )
+            connection.commit()
+
         if not self._read_only:
             self._run_lock = _AdvisoryLock(self._engine, self._portal_id)
 
     def _prepare(self) -> None:
         if self._run_lock is not None:
-            with self._failures("taking the run's lock"):
-                acquired = self._run_lock.acquire()
+            try:
+                with self._failures("taking the run's lock"):
+                    acquired = self._run_lock.acquire()
+            except _LockingUnsupportedError as exc:
+                msg = (
+                    f"The sync store {self.where} (`sync_store`) cannot be locked for this run: "
+                    f"{exc}. Its filesystem may not support POSIX locks (some network "
+                    "filesystems do not): put the store on a local disk, or use PostgreSQL."
+                )
+                raise SyncStoreError(msg) from None
             if not acquired:
                 msg = (
                     f"Another run is writing to the sync store {self.where} for HubSpot portal "
@@ -280,15 +345,34 @@ class SyncStore:
                 raise SyncStoreError(msg)
         if self._engine is None:
             return
-        with self._failures("opening it"):
-            if self._read_only:
-                self._exists = sa.inspect(self._engine).has_table(written_contacts.name)
-            else:
-                _metadata.create_all(self._engine)
+        with self._failures("opening it"), self._engine.begin() as connection:
+            inspector = sa.inspect(connection)
+            if not inspector.has_table(written_contacts.name):
+                self._exists = not self._read_only
+                if self._exists:
+                    _metadata.create_all(connection)
+                return
+            found = {column["name"] for column in inspector.get_columns(written_contacts.name)}
+        self._check_layout(found)
+
+    def _check_layout(self, found: set[str]) -> None:
+        """Refuse a table laid out by another version: its rows would be misread."""
+        needed = [column.name for column in written_contacts.columns]
+        if found == set(needed):
+            return
+        name = written_contacts.name
+        msg = (
+            f"The sync store {self.where} (`sync_store`) holds a table `{name}` laid out by "
+            f"another version of target-hubspot-contacts (columns {', '.join(sorted(found))}; "
+            f"this version needs {', '.join(needed)}), so this run stops before sending "
+            f"anything. Drop that table (`DROP TABLE {name};`, or delete a SQLite store's "
+            "file): the next run then sends every row once and remembers it anew."
+        )
+        raise SyncStoreError(msg)
 
     @contextlib.contextmanager
     def _writing(self, doing: str) -> Iterator[sa.Connection]:
-        """One transaction, one writer at a time."""
+        """One transaction (on SQLite, one writer at a time)."""
         if self._read_only:
             msg = "a read-only (dry run) sync store is never written"
             raise RuntimeError(msg)
@@ -304,11 +388,26 @@ class SyncStore:
             # The driver's own message: SQLAlchemy's quotes the statement and its parameters.
             cause = str(getattr(exc, "orig", None) or "").strip().splitlines()
             msg = (
-                f"The sync store {self.where} failed while {doing}: "
+                f"The sync store {self.where} (`sync_store`) failed while {doing}: "
                 f"{cause[0] if cause else type(exc).__name__}. "
                 "Nothing unconfirmed was remembered; rerun from the last STATE once it works."
             )
             raise SyncStoreError(msg) from None
+
+
+def _postgres_bounds(url: sa.URL, timeout: float) -> dict[str, int]:
+    """libpq's connect timeout and TCP keepalives, so a server or path that stops answering
+    fails the run within about `timeout` seconds; any of them the URL sets itself wins."""
+    seconds = max(2, math.ceil(timeout))  # libpq's connect_timeout is at least 2 s
+    bounds = {
+        "connect_timeout": seconds,
+        "keepalives": 1,
+        "keepalives_idle": max(1, seconds // 2),
+        "keepalives_interval": max(1, seconds // 6),
+        "keepalives_count": 3,
+        "tcp_user_timeout": seconds * 1000,  # unacknowledged data, in milliseconds
+    }
+    return {name: value for name, value in bounds.items() if name not in url.query}
 
 
 def _as_utc(moment: datetime.datetime) -> datetime.datetime:
@@ -320,6 +419,10 @@ class _RunLock(t.Protocol):
     def acquire(self) -> bool: ...
 
     def release(self) -> None: ...
+
+
+class _LockingUnsupportedError(Exception):
+    """The filesystem refused to lock the store's lock file for a reason other than a holder."""
 
 
 class _FileLock:
@@ -340,10 +443,12 @@ class _FileLock:
         self._descriptor = os.open(self._path, os.O_RDWR)
         try:
             fcntl.lockf(self._descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, self._offset)
-        except OSError:
+        except OSError as exc:
             os.close(self._descriptor)
             self._descriptor = None
-            return False
+            if exc.errno in (errno.EAGAIN, errno.EACCES):  # another process holds it
+                return False
+            raise _LockingUnsupportedError(f"locking {self._path} failed: {exc.strerror}") from None
         return True
 
     def release(self) -> None:
@@ -468,6 +573,7 @@ def open_sync_memory(
         portal_id=portal_id,
         id_property=config["id_property"],
         read_only=dry_run,
+        timeout=float(config.get("request_timeout") or 60),
     )
     days = config.get("resend_after_days")
     resend_after = datetime.timedelta(days=float(days)) if days else None

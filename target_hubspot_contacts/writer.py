@@ -314,6 +314,8 @@ class ContactWriter:
         if archives:
             id_values = [contact.id_value for contact in archives]
             outcomes.extend(zip(archives, self._api.archive(id_values), strict=True))
+        if self._memory is not None and self._settling:
+            self._remember(outcomes)  # before STATE may pass them, outside the settle lock
         with self._settle_lock:
             if self._settling:
                 self._settle(outcomes)
@@ -384,8 +386,6 @@ class ContactWriter:
             else:
                 self._tracker.never_settles(min(sequences))
         self._rejects.record(rejected)
-        if self._memory is not None:
-            self._remember(outcomes)
         self._tracker.settle(settled)
 
     def _hold_past_limit(self, sequences: list[int]) -> None:
@@ -400,7 +400,8 @@ class ContactWriter:
             self._tracker.never_passes(-self._first_rejects[0])
 
     def _remember(self, outcomes: list[tuple[PendingContact, Outcome]]) -> None:
-        """Remember the writes HubSpot confirmed, before STATE may pass them."""
+        """Remember the writes HubSpot confirmed, before STATE may pass them. Never under the
+        settle lock: a slow store must not hold up other calls' settling or the run's end."""
         written = [
             (self._api.identity(contact.id_value), contact.properties, outcome.record_id)
             for contact, outcome in outcomes

@@ -389,6 +389,8 @@ def test_a_store_that_cannot_be_reached_stops_the_run_naming_it_without_its_pass
 
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]
-    assert "The sync store postgresql+psycopg://sync:***@127.0.0.1:1/memory failed" in last_line
+    assert "The sync store postgresql+psycopg://sync:***@127.0.0.1:1/memory (`sync_store`)" in (
+        last_line
+    )
     assert "hunter2-secret" not in result.stderr
     assert hubspot.contacts == []

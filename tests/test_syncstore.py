@@ -12,7 +12,9 @@ from target_hubspot_contacts.syncstore import (
     Confirmed,
     SyncStore,
     fingerprint,
+    key_digest,
     settings_digest,
+    shown_url,
     store_url,
 )
 
@@ -96,6 +98,42 @@ def test_a_postgres_url_without_a_driver_uses_psycopg(scheme):
 def test_other_stores_are_refused_with_a_clear_message(location, message):
     with pytest.raises(ConfigurationError, match=message):
         store_url(location, pathlib.Path("/p"))
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        ("postgresql://sync:pw@db:5432/memory", "postgresql+psycopg://sync:***@db:5432/memory"),
+        (
+            "postgresql://sync@db/memory?password=pw&sslmode=require",
+            "postgresql+psycopg://sync@db/memory?password=***&sslmode=***",
+        ),
+    ],
+)
+def test_a_store_url_is_shown_without_its_password_or_any_query_value(location, shown):
+    assert shown_url(store_url(location, pathlib.Path("/p"))) == shown
+
+
+def test_every_contact_key_has_a_digest_of_one_size():
+    digests = {key_digest(key) for key in ("a@example.com", "x" * 3_000, "\ud800", "")}
+
+    assert len(digests) == 4
+    assert {len(digest) for digest in digests} == {32}
+
+
+def test_a_sqlite_store_syncs_every_commit_to_disk_before_it_returns(tmp_path):
+    store = SyncStore(
+        store_url(str(tmp_path / "sync.db"), tmp_path),
+        portal_id="1",
+        id_property="email",
+        read_only=False,
+    )
+    try:
+        # A forget must survive an OS crash: the call it precedes may change the contact.
+        with store._engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    finally:
+        store.close()
 
 
 def test_a_sqlite_store_in_memory_is_refused():
