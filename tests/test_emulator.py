@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from target_hubspot_contacts.emulator import HubSpotEmulator
+from target_hubspot_contacts.emulator.__main__ import parse_fault
 
 TOKEN = "pat-test"
 CONTACTS = "/crm/objects/2026-03/contacts/batch/"
@@ -399,6 +400,41 @@ def test_account_details_name_the_portal_to_any_valid_token_without_scopes(path:
     assert response.json()["portalId"] == 4242
     assert response.json()["accountType"] == "STANDARD"
     assert anonymous.status_code == 401
+
+
+def test_account_details_can_require_a_scope_as_hubspot_documents() -> None:
+    path = "/account-info/2026-03/details"
+    with HubSpotEmulator(access_token=TOKEN, account_details_scope="oauth") as strict:
+        refused = call(strict, "GET", path)
+    with HubSpotEmulator(access_token=TOKEN, account_details_scope="oauth", scopes=["oauth"]) as ok:
+        allowed = call(ok, "GET", path)
+
+    assert refused.status_code == 403
+    assert refused.json()["category"] == "MISSING_SCOPES"
+    assert refused.json()["context"]["missingScopes"] == ["oauth"]
+    assert allowed.status_code == 200
+
+
+def test_dated_token_answers_name_the_portal_unless_told_not_to() -> None:
+    answers = {}
+    for token_hub_id in (True, False):
+        with HubSpotEmulator(access_token=TOKEN, portal_id=4242, token_hub_id=token_hub_id) as emu:
+            emu.add_oauth_client("app", "s3cret", "refresh-1")
+            answers[token_hub_id] = refresh(emu, "refresh-1").json()
+            v1 = requests.post(
+                emu.url + "/oauth/v1/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "client_id": "app",
+                    "client_secret": "s3cret",
+                    "refresh_token": "refresh-1",
+                },
+                timeout=5,
+            ).json()
+            assert "hub_id" not in v1
+
+    assert answers[True]["hub_id"] == 4242
+    assert "hub_id" not in answers[False]
 
 
 def test_oauth_refresh_returns_a_bearer_token_that_works(emu: HubSpotEmulator) -> None:
@@ -892,6 +928,30 @@ def test_faults_can_be_queued_over_http(emu: HubSpotEmulator) -> None:
 
     assert queued.status_code == 201
     assert statuses == [503, 503, 200]
+
+
+def test_a_raw_fault_answers_a_page_without_hubspot_marks(emu: HubSpotEmulator) -> None:
+    page = "<!DOCTYPE html><title>api.hubapi.com | 521: Web server is down</title>"
+    emu.inject(
+        PROPERTIES, status=521, raw_body=page, content_type="text/html; charset=UTF-8", times=1
+    )
+
+    edge = call(emu, "GET", PROPERTIES)
+    hubspot = call(emu, "GET", PROPERTIES)
+
+    assert edge.status_code == 521
+    assert edge.headers["Content-Type"] == "text/html; charset=UTF-8"
+    assert edge.text == page
+    assert "x-hubspot-correlation-id" not in edge.headers
+    assert hubspot.status_code == 200
+    assert "x-hubspot-correlation-id" in hubspot.headers
+
+
+def test_the_cli_fault_spec_page_means_an_error_page_without_hubspot_marks() -> None:
+    fault = parse_fault("/crm/properties/2026-03/contacts:521pagex2")
+
+    assert (fault.status, fault.times, fault.content_type) == (521, 2, "text/html")
+    assert fault.raw_body.startswith("<!DOCTYPE html>")
 
 
 def test_a_fault_without_a_failure_is_refused_over_http(emu: HubSpotEmulator) -> None:

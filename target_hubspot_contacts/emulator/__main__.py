@@ -101,24 +101,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="the account id that GET /account-info/.../details names (default 24681357)",
     )
     parser.add_argument(
+        "--account-details-scope",
+        metavar="SCOPE",
+        help="the scope GET /account-info/.../details requires (HubSpot's docs list `oauth`; "
+        "default: none)",
+    )
+    parser.add_argument(
+        "--no-token-hub-id",
+        action="store_true",
+        help="leave hub_id (the portal id) out of the dated token endpoints' answers",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
         type=parse_fault,
-        metavar="PATH_SUFFIX:STATUS|drop[xTIMES]",
-        help="fail matching calls, e.g. /batch/upsert:503x3 or /batch/upsert:drop (repeatable); "
-        "at run time: POST /_emulator/faults with inject()'s arguments as JSON",
+        metavar="PATH_SUFFIX:STATUS[page]|drop[xTIMES]",
+        help="fail matching calls, e.g. /batch/upsert:503x3, /batch/upsert:drop, or "
+        "/batch/upsert:521page (a CDN's HTML error page, without HubSpot's marks) "
+        "(repeatable); at run time: POST /_emulator/faults with inject()'s arguments as JSON",
     )
     return parser
 
 
 def parse_fault(spec: str) -> Fault:
-    """`/batch/upsert:503x3` -> three 503s; `/batch/upsert:drop` -> one dropped connection."""
+    """`/batch/upsert:503x3` -> three 503s; `/batch/upsert:drop` -> one dropped connection;
+    `/batch/upsert:521page` -> one 521 with a CDN's HTML page."""
     path_suffix, _, what = spec.rpartition(":")
     kind, _, times = what.partition("x")
     try:
         if kind == "drop":
             return make_fault(path_suffix, drop_connection=True, times=int(times or 1))
+        if kind.endswith("page"):
+            status = int(kind.removesuffix("page"))
+            page = f"<!DOCTYPE html><title>{status}: an error page from a CDN</title>"
+            return make_fault(path_suffix, status=status, raw_body=page, times=int(times or 1))
         return make_fault(path_suffix, status=int(kind), times=int(times or 1))
     except ValueError:
         msg = f"not a fault: {spec!r} (expected e.g. /batch/upsert:503x3 or /batch/upsert:drop)"
@@ -153,6 +170,8 @@ def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
         traced_errors=not args.untraced_errors,
         max_request_bytes=args.max_request_bytes or None,
         portal_id=args.portal_id,
+        account_details_scope=args.account_details_scope,
+        token_hub_id=not args.no_token_hub_id,
         host=args.host,
         port=args.port,
     )
@@ -162,6 +181,7 @@ def build_emulator(args: argparse.Namespace) -> HubSpotEmulator:
             status=fault.status,
             drop_connection=fault.drop_connection,
             times=fault.times,
+            raw_body=fault.raw_body,
         )
     for name, when in args.require_property:
         emulator.require_property(name, when)

@@ -28,6 +28,8 @@ class Fault:
     drop_connection: bool = False
     delay: float = 0.0
     times: int = 1
+    raw_body: str | None = None  # sent as is, unstamped: an answer not from HubSpot itself
+    content_type: str = "text/html"  # of raw_body
 
 
 def make_fault(
@@ -39,18 +41,37 @@ def make_fault(
     drop_connection: bool = False,
     delay: float = 0.0,
     times: int = 1,
+    raw_body: str | None = None,
+    content_type: str = "text/html",
 ) -> Fault:
-    """A checked Fault: it must fail, drop or delay, at least once."""
+    """A checked Fault: it must fail, drop or delay, at least once; `raw_body` (with
+    `content_type`) answers with a page that carries none of HubSpot's marks."""
     if status is None and not drop_connection and delay <= 0:
         raise ValueError("a fault needs a status, drop_connection=True or a delay")
     if times < 1:
         raise ValueError("times must be at least 1")
-    return Fault(path_suffix, status, body, dict(headers or {}), drop_connection, delay, times)
+    if raw_body is not None and (status is None or body is not None):
+        raise ValueError("raw_body needs a status, and replaces body")
+    return Fault(
+        path_suffix,
+        status,
+        body,
+        dict(headers or {}),
+        drop_connection,
+        delay,
+        times,
+        raw_body,
+        content_type,
+    )
 
 
 def fault_reply(fault: Fault) -> Reply:
-    """The injected error answer, stamped (a body given with the fault is sent as is)."""
+    """The injected error answer, stamped (a body given with the fault is sent as is); a
+    `raw_body` goes out unstamped, as whatever stands in front of HubSpot would send it."""
     status = fault.status or 500
+    if fault.raw_body is not None:
+        raw = fault.raw_body.encode("utf-8")
+        return Reply(status, None, dict(fault.headers), raw=raw, content_type=fault.content_type)
     if fault.body is None:
         return stamp(Reply(status, default_error_body(status), dict(fault.headers)))
     return stamp(Reply(status, copy.deepcopy(fault.body), dict(fault.headers)), body=False)

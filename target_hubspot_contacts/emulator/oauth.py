@@ -46,9 +46,12 @@ class TokenAuthority:
     Called with `HubSpotState.lock` held; `HubSpotState.reset` keeps apps and issued tokens.
     """
 
-    def __init__(self, access_token: str | None, token_ttl: float) -> None:
+    def __init__(
+        self, access_token: str | None, token_ttl: float, hub_id: int | None = None
+    ) -> None:
         self.access_token = access_token  # the static private-app token (None = none)
         self.token_ttl = token_ttl
+        self.hub_id = hub_id  # named in the dated endpoints' answers (None = left out)
         self._clients: dict[str, OAuthClient] = {}
         self._access_tokens: dict[str, float] = {}  # token -> time.monotonic() it expires
 
@@ -93,6 +96,8 @@ class TokenAuthority:
             "access_token": access_token,
             "expires_in": self.token_ttl,
         }
+        if self.hub_id is not None and request.path != OAUTH_V1:
+            body["hub_id"] = self.hub_id  # optional in HubSpot's 2026 token answers
         return Reply(200, body)
 
     def authenticate(self, headers: Mapping[str, str]) -> tuple[str, Reply | None]:

@@ -36,11 +36,14 @@ _FAULT_DEFAULTS: dict[int, tuple[str, str]] = {
 
 @dataclass
 class Reply:
-    """An HTTP answer: status, JSON body (None = empty) and extra headers."""
+    """An HTTP answer: status, JSON body (None = empty) and extra headers; or, with `raw`, that
+    body as is with its own content type (a proxy's web page, say)."""
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    content_type: str = "application/json;charset=utf-8"
 
 
 @dataclass

@@ -130,6 +130,8 @@ class HubSpotState:
         error_shape: str = "embedded",
         count_at: str = COUNT_ON_ARRIVAL,
         portal_id: int | None = None,
+        account_details_scope: str | None = None,
+        token_hub_id: bool = True,
     ) -> None:
         if count_at not in COUNT_AT:
             raise ValueError(f"count_at must be one of {COUNT_AT}, not {count_at!r}")
@@ -139,8 +141,10 @@ class HubSpotState:
         self.latency = latency
         self.dated_only = dated_only  # answer numeric-version paths as HubSpot will once retired
         self.max_request_bytes: int | None = None  # larger bodies get 413
-        self._tokens = TokenAuthority(access_token, token_ttl)
         self._account = Account() if portal_id is None else Account(portal_id)
+        hub_id = self._account.portal_id if token_hub_id else None
+        self._tokens = TokenAuthority(access_token, token_ttl, hub_id)
+        self._account_details_scopes = (account_details_scope,) if account_details_scope else ()
         self._limits = RateLimits(rate_limit, interval_ms, daily_limit)
         self._faults = FaultQueue()
         self._properties = PropertyCatalog()
@@ -160,7 +164,10 @@ class HubSpotState:
         contacts, properties = self._contacts, self._properties
         write, read = (WRITE_SCOPE,), (READ_SCOPE,)
         routes.add(TOKEN_PATHS, "POST", self._tokens.refresh, public=True)
-        routes.add(ACCOUNT_DETAILS_PATHS, "GET", self._account.details)  # no scope needed
+        # HubSpot's docs list the scope `oauth` for account details; by default none is needed.
+        routes.add(
+            ACCOUNT_DETAILS_PATHS, "GET", self._account.details, self._account_details_scopes
+        )
         routes.add(
             PROPERTY_PATHS, "GET", properties.list_properties, (SCHEMA_READ_SCOPE, READ_SCOPE)
         )

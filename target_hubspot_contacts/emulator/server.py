@@ -148,10 +148,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         payload = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        payload = reply.raw if reply.raw is not None else payload
         try:
             self.send_response(reply.status)
             if payload:
-                self.send_header("Content-Type", "application/json;charset=utf-8")
+                self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
@@ -181,11 +182,16 @@ class HubSpotEmulator:
         max_request_bytes: int | None = None,
         count_at: str = COUNT_ON_ARRIVAL,
         portal_id: int | None = None,
+        account_details_scope: str | None = None,
+        token_hub_id: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         """`dated_only`: answer `/v1/`-`/v4/` paths with a 404, as HubSpot will after retiring
         them. `error_shape`: "embedded" or "listed", where validation errors name the property.
+        `account_details_scope`: the scope account details require (HubSpot's docs say
+        `oauth`; None: any valid token may read them). `token_hub_id`: the dated token
+        endpoints' answers name the portal (`hub_id`), as HubSpot's 2026 answers may.
         """
         self.host = host
         self._requested_port = port
@@ -202,6 +208,8 @@ class HubSpotEmulator:
             error_shape=error_shape,
             count_at=count_at,
             portal_id=portal_id,
+            account_details_scope=account_details_scope,
+            token_hub_id=token_hub_id,
         )
         self.traced_errors = traced_errors
         self.max_request_bytes = max_request_bytes
@@ -321,10 +329,14 @@ class HubSpotEmulator:
         drop_connection: bool = False,
         delay: float = 0.0,
         times: int = 1,
+        raw_body: str | None = None,
+        content_type: str = "text/html",
     ) -> None:
         """Make the next `times` requests whose path ends with path_suffix fail this way.
 
         `delay` sleeps before handling (and before a status or a drop, when combined).
+        `raw_body` answers `status` with that text as `content_type` and none of HubSpot's
+        marks (no correlation id): a web page from a proxy or CDN in front of HubSpot.
         """
         fault = make_fault(
             path_suffix,
@@ -334,6 +346,8 @@ class HubSpotEmulator:
             drop_connection=drop_connection,
             delay=delay,
             times=times,
+            raw_body=raw_body,
+            content_type=content_type,
         )
         self._state.inject(fault)
 
