@@ -9,12 +9,8 @@ import typing as t
 import requests
 
 from target_hubspot_contacts.errors import AuthenticationError, ConfigurationError
-from target_hubspot_contacts.reach import describe
-from target_hubspot_contacts.retries import (
-    RETRYABLE_STATUSES,
-    TRANSIENT_REQUEST_ERRORS,
-    RetryableError,
-)
+from target_hubspot_contacts.retries import RETRYABLE_STATUSES, RetryableError
+from target_hubspot_contacts.transport import Transport
 
 if t.TYPE_CHECKING:
     import logging
@@ -37,14 +33,19 @@ class StaticToken:
         """Return the Authorization header value."""
         return f"Bearer {self._token}"
 
-    def renew(self, rejected_header: str) -> None:  # noqa: ARG002
+    def renew(self, rejected_header: str, detail: str) -> None:  # noqa: ARG002
         """A rejected private-app token cannot be renewed: say what to fix."""
         msg = (
-            "HubSpot says the access token has expired (401). Service keys and private-app "
-            "tokens do not expire on their own: the token in `access_token` was rotated or "
-            "revoked. Copy the current one from the service key (or app) in HubSpot's settings."
+            f"HubSpot says the access token has expired ({detail}). Service keys and "
+            "private-app tokens do not expire on their own: the token in `access_token` was "
+            "rotated or revoked. Copy the current one from the service key (or app) in "
+            "HubSpot's settings."
         )
         raise AuthenticationError(msg)
+
+    def details(self) -> dict:
+        """What HubSpot said about the token besides the token itself: nothing here."""
+        return {}
 
     def describe(self) -> str:
         """Name the setting that holds the credential, for error messages."""
@@ -57,25 +58,29 @@ class OAuthToken:
     def __init__(
         self,
         *,
-        token_url: str,
+        transport: Transport,
+        token_path: str,
         client_id: str,
         client_secret: str,
         refresh_token: str,
         retrier: Retrier,
         reach: Reach,
-        timeout: float,
         logger: logging.Logger,
     ) -> None:
-        self._token_url = token_url
+        self._transport = transport
+        self._token_path = token_path
         self._reach = reach
         self._client_id = client_id
         self._client_secret = client_secret
         self._refresh_token = refresh_token
         self._retrier = retrier
-        self._timeout = timeout
         self._logger = logger
         self._access_token: str | None = None
-        self._expires_at = 0.0
+        self._details: dict = {}  # the token answer's other fields: hub_id, scopes, ...
+        self._asked_at = 0.0  # when the current access token was asked for
+        self._lifetime = 0.0  # how long HubSpot said it lives
+        self._expires_at = 0.0  # when it is refreshed ahead of expiry
+        self._renewed_when_called_expired = False  # the current token replaced an "expired" one
         self._lock = threading.Lock()
 
     def authorization(self) -> str:
@@ -83,29 +88,66 @@ class OAuthToken:
         with self._lock:
             if self._access_token is None or time.monotonic() >= self._expires_at:
                 self._refresh()
+                self._renewed_when_called_expired = False
             return f"Bearer {self._access_token}"
 
-    def renew(self, rejected_header: str) -> None:
-        """Refresh after HubSpot called the token expired, unless another thread already did."""
+    def renew(self, rejected_header: str, detail: str) -> None:
+        """Refresh after HubSpot called the token expired, unless another thread already did.
+
+        A token HubSpot calls expired twice in a row, moments after issuing it, is not one this
+        API accepts (HubSpot says "expired 20,000 days ago" of a token from elsewhere): stop.
+        """
         with self._lock:
-            if f"Bearer {self._access_token}" == rejected_header:
+            if f"Bearer {self._access_token}" != rejected_header:
+                return
+            age = time.monotonic() - self._asked_at
+            if self._renewed_when_called_expired and age < self._lifetime / 2:
+                raise AuthenticationError(self._not_accepted(age, detail))
+            self._refresh()
+            self._renewed_when_called_expired = True
+
+    def details(self) -> dict:
+        """What HubSpot said about the token besides the token itself (`hub_id`, `scopes`...)."""
+        with self._lock:
+            if self._access_token is None:
                 self._refresh()
+            return dict(self._details)
 
     def describe(self) -> str:
         """Name the settings that hold the credential, for error messages."""
         return "the OAuth access token obtained with `refresh_token`"
 
+    def _not_accepted(self, age: float, detail: str) -> str:
+        """Why a token called expired right after it replaced one called expired ends the run."""
+        return (
+            f"HubSpot called the OAuth access token expired {age:.0f} s after issuing it, and "
+            f"the one before it too ({detail}): it is not a token this API accepts. HubSpot "
+            'says "expired" of a token issued for another portal, data centre or app. Check '
+            "that `api_url` is the API of the data centre hosting the portal the app is "
+            "installed in, and that `client_id`, `client_secret` and `refresh_token` come from "
+            "that app and that installation."
+        )
+
     def _refresh(self) -> None:
+        asked_at = time.monotonic()
         body = self._retrier.call(
             self._ask_for_token,
-            what=f"the OAuth token refresh at {self._token_url}",
+            what=f"the OAuth token refresh at {self._reach.api_url}{self._token_path}",
             advice=(
                 "The credentials were not refused: if HubSpot was never reached, check "
                 "`api_url` and the network; otherwise rerun later."
             ),
+            reach=self._reach,
         )
         self._access_token = body["access_token"]
-        lifetime = _lifetime(body)
+        self._details = {
+            key: value
+            for key, value in body.items()
+            if key not in ("access_token", "refresh_token")
+        }
+        self._asked_at = asked_at
+        self._lifetime = _lifetime(body)
+        lifetime = self._lifetime
         self._expires_at = time.monotonic() + max(lifetime - REFRESH_MARGIN_SECONDS, lifetime / 2)
         new_refresh_token = body.get("refresh_token")
         if isinstance(new_refresh_token, str) and new_refresh_token != self._refresh_token:
@@ -124,25 +166,13 @@ class OAuthToken:
             "client_secret": self._client_secret,
             "refresh_token": self._refresh_token,
         }
-        where = "the OAuth token refresh"
-        try:
-            response = requests.post(
-                self._token_url,
-                data=form,
-                timeout=self._reach.timeout(self._timeout),
-                allow_redirects=False,
-            )
-        except TRANSIENT_REQUEST_ERRORS as exc:
-            stop = self._reach.never_reached(exc, where)
-            if stop is not None:
-                raise stop from None
-            raise RetryableError(f"{describe(exc)}, talking to {self._token_url}") from None
-        except requests.RequestException as exc:
-            msg = f"Could not send the OAuth refresh to {self._token_url}: {type(exc).__name__}."
-            raise ConfigurationError(msg) from None
-        finally:
-            self._retrier.count("calls")
-        self._reach.check_answer(response, where)
+        response = self._transport.send(
+            "POST",
+            self._token_path,
+            authorization=None,
+            data=form,
+            where="the OAuth token refresh",
+        )
         body = _json_or_empty(response)
         status = response.status_code
         if status == 200 and isinstance(body.get("access_token"), str):
@@ -155,7 +185,7 @@ class OAuthToken:
                 f"OAuth token refresh: {detail}",
                 retry_after=self._retrier.retry_after(response, status),
             )
-        raise _refusal(status, body, detail, self._token_url)
+        raise _refusal(status, body, detail, self._reach.api_url + self._token_path)
 
 
 def _lifetime(body: dict) -> float:
@@ -238,14 +268,17 @@ def token_from_config(
     if has_token:
         return StaticToken(config["access_token"].strip())
     if len(given_oauth) == len(oauth_keys):
+        transport = Transport(
+            api_url=config["api_url"], reach=reach, retrier=retrier, timeout=timeout
+        )
         return OAuthToken(
-            token_url=config["api_url"].rstrip("/") + paths.oauth_token,
+            transport=transport,
+            token_path=paths.oauth_token,
             client_id=config["client_id"].strip(),
             client_secret=config["client_secret"].strip(),
             refresh_token=config["refresh_token"].strip(),
             retrier=retrier,
             reach=reach,
-            timeout=timeout,
             logger=logger,
         )
     if given_oauth:

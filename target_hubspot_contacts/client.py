@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
+import re
 import time
 import typing as t
 
@@ -18,16 +18,16 @@ from target_hubspot_contacts.errors import (
 )
 from target_hubspot_contacts.logvalues import values_shown
 from target_hubspot_contacts.ratelimit import RateGovernor
-from target_hubspot_contacts.reach import HUBSPOT_API_URL, describe, why_not_connected
+from target_hubspot_contacts.reach import HUBSPOT_API_URL
 from target_hubspot_contacts.retries import (
     MAYBE_PROCESSED_STATUSES,
     RETRYABLE_STATUSES,
-    TRANSIENT_REQUEST_ERRORS,
     CallStats,
     RetryableError,
     describe_failure,
     error_category,
 )
+from target_hubspot_contacts.transport import Transport
 
 if t.TYPE_CHECKING:
     import logging
@@ -87,17 +87,17 @@ class HubSpotClient:
         governor: RateGovernor | None = None,
         concurrency: ConcurrencyController | None = None,
     ) -> None:
-        self.api_url = api_url.rstrip("/")
         self._reach = reach
+        self.api_url = reach.api_url  # as shown in messages
         self.paths = paths
         self.stats = retrier.stats
         self._token = token
         self._retrier = retrier
         self._logger = logger
-        self._timeout = timeout
+        self._transport = Transport(api_url=api_url, reach=reach, retrier=retrier, timeout=timeout)
         self._governor = governor or RateGovernor()
+        retrier.on_abandon(self._governor.abandon)  # calls waiting for the window stop too
         self._concurrency = concurrency
-        self._local = threading.local()
 
     def contact_properties(self) -> list[dict]:
         """The portal's contact property definitions."""
@@ -149,6 +149,7 @@ class HubSpotClient:
                 attempt,
                 what=f"{method} {path}",
                 advice="Rerun later, or raise `max_retry_seconds`.",
+                reach=self._reach,
             )
         except RejectedCallError as refused:
             refused.after_lost_answer = bool(lost)
@@ -160,38 +161,18 @@ class HubSpotClient:
         ticket = self._governor.acquire()
         response = None
         try:
-            session, environment = self._session()
-            request = requests.Request(
-                method, self.api_url + path, json=json, headers={"Authorization": authorization}
+            response = self._transport.send(
+                method, path, authorization=authorization, json=json, where=f"{method} {path}"
             )
-            response = session.send(
-                session.prepare_request(request),
-                timeout=self._reach.timeout(self._timeout),
-                allow_redirects=False,
-                **environment,
-            )
-        except TRANSIENT_REQUEST_ERRORS as exc:
-            stop = self._reach.never_reached(exc, f"{method} {path}")
-            if stop is not None:
-                raise stop from None
+        except RetryableError:
             self._observe(None, ticket)
-            # Only a failure to connect is sure to have left HubSpot untouched.
-            raise RetryableError(
-                f"{describe(exc)}, talking to {self.api_url}",
-                maybe_processed=why_not_connected(exc) is None,
-            ) from None
-        except requests.RequestException as exc:
-            # Only the type: the message of e.g. InvalidHeader quotes the Authorization header.
-            msg = f"Could not send {method} {path} to {self.api_url}: {type(exc).__name__}."
-            raise HubSpotAPIError(msg) from None
+            raise
         finally:
             if response is None:
                 self._governor.release(ticket, None)
             else:
                 refused = response.status_code == 429
                 self._governor.release(ticket, response.headers, refused=refused)
-            self._retrier.count("calls")
-        self._reach.check_answer(response, f"{method} {path}")
         self._observe(response.status_code, ticket)
         return self._interpret(response, authorization)
 
@@ -227,7 +208,7 @@ class HubSpotClient:
             )
         if status == 401:
             if error_category(body) == "EXPIRED_AUTHENTICATION":
-                self._token.renew(authorization)
+                self._token.renew(authorization, detail)
                 raise RetryableError(detail, retry_after=0.0)
             msg = (
                 f"HubSpot rejected {self._token.describe()} on {where} ({detail}). The token "
@@ -271,16 +252,10 @@ class HubSpotClient:
         # Without Retry-After, the governor holds the retry until the window has room for it.
         raise RetryableError(detail, retry_after=0.0 if wait is None else wait)
 
-    def _session(self) -> tuple[requests.Session, dict]:
-        """This thread's session, and the proxy and TLS settings it takes from the environment.
 
-        `Session.request` would look those up on every call, a third of its CPU time.
-        """
-        if not hasattr(self._local, "session"):
-            session = requests.Session()
-            environment = session.merge_environment_settings(self.api_url, {}, None, None, None)
-            self._local.session = (session, environment)
-        return self._local.session
+def _portal_id_in(body: t.Any) -> str | None:
+    found = [body.get(name) for name in PORTAL_ID_FIELDS] if isinstance(body, dict) else []
+    return next((str(value) for value in found if value not in (None, "")), None)
 
 
 def _json_body(response: requests.Response) -> t.Any:
@@ -289,7 +264,17 @@ def _json_body(response: requests.Response) -> t.Any:
     try:
         return response.json()
     except ValueError:
-        return {"message": response.text[:500]}
+        return {"message": _page_summary(response)}
+
+
+def _page_summary(response: requests.Response) -> str:
+    """An answer that is not JSON in a few words: a web page by its title, text as it is."""
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if "html" not in kind:
+        return response.text[:500]
+    title = re.search(r"<title[^>]*>(.*?)</title>", response.text, re.IGNORECASE | re.DOTALL)
+    titled = f" titled {' '.join(title.group(1).split())[:200]!r}" if title else ""
+    return f"an HTML page{titled}, not HubSpot's JSON"
 
 
 def _missing_scopes(body: t.Any) -> list[str]:

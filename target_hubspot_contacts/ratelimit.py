@@ -20,7 +20,7 @@ import threading
 import time
 import typing as t
 
-from target_hubspot_contacts.errors import DailyReserveError
+from target_hubspot_contacts.errors import CallAbandoned, DailyReserveError
 
 if t.TYPE_CHECKING:
     import logging
@@ -91,6 +91,7 @@ class RateGovernor:
         self._paused_until = 0.0
         self._waiting: collections.deque[object] = collections.deque()  # calls in line
         self._waited = 0.0  # seconds the first call in line was held, in all
+        self._abandoned = False  # the run is stopping: no call starts any more
         self._condition = threading.Condition()
 
     @property
@@ -112,13 +113,16 @@ class RateGovernor:
         """Block until one more call fits, then count it as sent; first come, first served,
         so calls go out in the order they were formed and STATE moves on steadily.
 
-        Raises DailyReserveError when the call would spend the daily budget's reserve.
+        Raises DailyReserveError when the call would spend the daily budget's reserve, and
+        CallAbandoned once the run abandons its calls.
         """
         place = object()
         with self._condition:
             self._waiting.append(place)
             try:
                 while True:
+                    if self._abandoned:
+                        raise CallAbandoned("a call waiting for room in the rate window abandoned")
                     if self._daily is not None:
                         self._daily.check(self._sent)
                     if self._waiting[0] is not place:
@@ -140,6 +144,12 @@ class RateGovernor:
             due = now if self._due_at is None else max(self._due_at, now - catch_up)
             self._due_at = due + self.spacing_seconds
             return Ticket(now, self._sent)
+
+    def abandon(self) -> None:
+        """The run is stopping: calls waiting for room give up, and no call starts any more."""
+        with self._condition:
+            self._abandoned = True
+            self._condition.notify_all()
 
     def window_use(self) -> WindowUse:
         """How much of the window is in use now (for the progress line)."""

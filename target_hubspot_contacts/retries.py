@@ -21,6 +21,8 @@ if t.TYPE_CHECKING:
     import logging
     from collections.abc import Generator
 
+    from target_hubspot_contacts.reach import Reach
+
 RETRYABLE_STATUSES = frozenset({423, 429, 477, 500, 502, 503, 504, 521, 523, 524})
 TRANSIENT_REQUEST_ERRORS = (
     requests.ConnectionError,
@@ -60,49 +62,105 @@ class Retrier:
     """Runs a call again while it fails with `RetryableError`, within `max_retry_seconds`.
 
     One per run, shared by every thread and by the OAuth token refresh; it keeps the run's
-    call counters.
+    call counters. A call made while another is retried in the same thread (the token refresh
+    inside a call) shares that call's deadline: budgets never add up.
     """
 
-    def __init__(self, *, max_retry_seconds: float, logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        *,
+        max_retry_seconds: float,
+        logger: logging.Logger,
+        clock: t.Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_retry_seconds = max_retry_seconds
+        self._clock = clock
         self.stats = CallStats()
         self._logger = logger
         self._stats_lock = threading.Lock()
         self._abandoned = threading.Event()
+        self._on_abandon: list[t.Callable[[], None]] = []
+        self._deadlines = threading.local()  # the deadline of the call this thread is in
 
     def abandon(self) -> None:
-        """From now on a failed call is not tried again, and a wait before a retry ends now."""
+        """From now on no call is tried (again), and a wait before a retry ends now."""
         self._abandoned.set()
+        for wake in self._on_abandon:
+            wake()
 
-    def call(self, attempt: t.Callable[[], T], *, what: str, advice: str) -> T:
+    def on_abandon(self, wake: t.Callable[[], None]) -> None:
+        """Call `wake` when the run abandons its calls (to end other waits, say for the rate
+        window); at once if it already has."""
+        self._on_abandon.append(wake)
+        if self._abandoned.is_set():
+            wake()
+
+    def call(
+        self,
+        attempt: t.Callable[[], T],
+        *,
+        what: str,
+        advice: str,
+        reach: Reach | None = None,
+    ) -> T:
         """`attempt()`, retried with backoff; once the budget is spent, an error saying so.
+        Before HubSpot at `api_url` has ever answered (`reach`), only its first-contact budget.
 
         The delays are python-backoff's, but the waits are this loop's own: backoff's
         decorators wait with `time.sleep`, which a signal cannot end in a worker thread.
         """
-        started = time.monotonic()
+        started = self._clock()
+        outer_deadline = getattr(self._deadlines, "at", math.inf)
+        deadline = min(started + self.max_retry_seconds, outer_deadline)
+        self._deadlines.at = deadline
+        try:
+            return self._retried(
+                attempt, what=what, advice=advice, reach=reach, started=started, deadline=deadline
+            )
+        finally:
+            self._deadlines.at = outer_deadline
+
+    def _retried(
+        self,
+        attempt: t.Callable[[], T],
+        *,
+        what: str,
+        advice: str,
+        reach: Reach | None,
+        started: float,
+        deadline: float,
+    ) -> T:
         waits = wait_times()
         next(waits)
         for tries in itertools.count(1):
+            if self._abandoned.is_set():
+                raise CallAbandoned(f"{what} abandoned: the run is stopping")
             try:
                 return attempt()
             except RetryableError as error:
-                elapsed = time.monotonic() - started
+                now = self._clock()
                 if self._abandoned.is_set():
                     raise CallAbandoned(f"{what} abandoned: {error.description}") from None
-                if elapsed >= self.max_retry_seconds:
+                first_contact = (
+                    reach.first_contact_deadline(now, self.max_retry_seconds) if reach else None
+                )
+                give_up_at = min(deadline, first_contact or math.inf)
+                if now >= give_up_at:
                     self._logger.error(
                         "HubSpot call failed (%s) after %d tries in %.0f s.",
                         error.description,
                         tries,
-                        elapsed,
+                        now - started,
                     )
+                    if first_contact is not None and reach is not None:  # HubSpot never answered
+                        raise reach.kept_failing(what, now - started, error.description) from None
                     msg = (
-                        f"HubSpot kept failing {what} for {self.max_retry_seconds:.0f} s (last: "
-                        f"{error.description}; see the retries logged above); giving up. {advice}"
+                        f"HubSpot kept failing {what} (last: {error.description}; see the "
+                        f"retries logged above); giving up: the retry budget, "
+                        f"`max_retry_seconds` ({self.max_retry_seconds:g} s), is spent. {advice}"
                     )
                     raise HubSpotAPIError(msg) from None
-                wait = min(waits.send(error), self.max_retry_seconds - elapsed)
+                wait = min(waits.send(error), give_up_at - now)
                 self.count("retries")
                 self._logger.warning(
                     "HubSpot call failed (%s); retry %d in %.1f s.", error.description, tries, wait

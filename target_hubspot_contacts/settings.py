@@ -1,6 +1,6 @@
 """Settings checked before any call: unknown keys (with the closest known one), SDK settings that
-do nothing here, the shape of `api_url`, and files (rejects, outcomes, sync store) that can be
-written."""
+do nothing here, the shape of `api_url`, credentials that can be sent, and files (rejects,
+outcomes, sync store) that can be written. No message here quotes a secret."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import difflib
 import os
 import pathlib
 import typing as t
+import unicodedata
 import urllib.parse
 
+from target_hubspot_contacts.reach import HUBSPOT_API_URL
 from target_hubspot_contacts.syncstore import project_root, store_path
 
 # Settings the Meltano SDK offers every target that this one does not act on, and why.
@@ -20,7 +22,8 @@ UNSUPPORTED_SDK_SETTINGS = {
     "batch_config": "this target reads RECORD messages, not BATCH files",
     "hard_delete": "deleted records archive their contact when `archive_deleted` is set",
 }
-API_URL_EXAMPLE = "https://api.hubapi.com"
+# Settings that hold credentials HubSpot is sent (HubSpot's are printable ASCII, no spaces).
+CREDENTIAL_SETTINGS = ("access_token", "client_id", "client_secret", "refresh_token")
 
 
 def withdraw_unsupported(config_jsonschema: dict) -> None:
@@ -34,6 +37,7 @@ def problems(config: t.Mapping[str, t.Any], known: t.Collection[str]) -> list[st
     return [
         *unknown_setting_problems(config, known),
         *api_url_problems(config.get("api_url")),
+        *credential_problems(config),
         *rejects_problems(config.get("rejects_path"), config.get("max_rejects")),
         *file_problems("outcomes_path", config.get("outcomes_path")),
         *sync_store_problems(config.get("sync_store")),
@@ -76,9 +80,15 @@ def api_url_problems(api_url: object) -> list[str]:
     """`api_url` must be an http(s) URL with a host and nothing after it."""
     if api_url is None:
         return []
+    if isinstance(api_url, str) and "@" in urllib.parse.urlsplit(api_url.strip()).netloc:
+        return [
+            "`api_url` holds a user name or password (`user:password@host`; not shown here). "
+            "Remove it: the target authenticates to HubSpot with `access_token` or OAuth, "
+            "and a proxy's credentials belong in the HTTPS_PROXY environment variable."
+        ]
     shown = f"`api_url` {str(api_url)!r}"
     if not isinstance(api_url, str) or not api_url.strip():
-        return [f"{shown} is empty; leave it unset for {API_URL_EXAMPLE}."]
+        return [f"{shown} is empty; leave it unset for {HUBSPOT_API_URL}."]
     if api_url != api_url.strip():
         return [f"{shown} has spaces around it; remove them."]
     why = _why_not_a_base_url(api_url)
@@ -89,15 +99,15 @@ def _why_not_a_base_url(api_url: str) -> str | None:
     parts = urllib.parse.urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return (
-            f"is not an http or https URL with a host: write it as {API_URL_EXAMPLE} "
+            f"is not an http or https URL with a host: write it as {HUBSPOT_API_URL} "
             "(or http://127.0.0.1:PORT for the local HubSpot server)."
         )
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
     except ValueError:
-        return f"has an invalid port: write it as {API_URL_EXAMPLE}."
+        return f"has an invalid port: write it as {HUBSPOT_API_URL}."
     if not parts.hostname:
-        return f"has no host: write it as {API_URL_EXAMPLE}."
+        return f"has no host: write it as {HUBSPOT_API_URL}."
     if parts.path.rstrip("/") or parts.query or parts.fragment:
         base = f"{parts.scheme}://{parts.netloc}"
         return (
@@ -105,6 +115,50 @@ def _why_not_a_base_url(api_url: str) -> str | None:
             "the target adds the API paths itself."
         )
     return None
+
+
+def credential_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Credentials holding a character that cannot be sent to HubSpot, named without their value:
+    a zero-width space or line break pasted along with a token, say."""
+    messages = []
+    for setting in CREDENTIAL_SETTINGS:
+        value = config.get(setting)
+        if not isinstance(value, str):
+            continue
+        odd = next((char for char in value.strip() if not "!" <= char <= "~"), None)
+        if odd is not None:
+            name = unicodedata.name(odd, "a control character")
+            messages.append(
+                f"`{setting}` holds a character that cannot be sent to HubSpot: U+{ord(odd):04X} "
+                f"({name.lower()}), likely pasted along with it (the value is not shown). "
+                "HubSpot credentials are plain ASCII with no spaces: copy the value again."
+            )
+    return messages
+
+
+def hide_secret_values(errors: list[str], config_jsonschema: dict) -> list[str]:
+    """The SDK's schema errors, with those about a secret setting rewritten not to quote it
+    (`918273645546372819 is not of type 'string' in config['client_secret']`)."""
+    properties = config_jsonschema.get("properties", {})
+    secrets = [name for name, schema in properties.items() if schema.get("secret")]
+    hidden = []
+    for error in errors:
+        secret = next((name for name in secrets if f"in config[{name!r}]" in error), None)
+        if secret is None:
+            hidden.append(error)
+            continue
+        expected = _expected_type(properties[secret])
+        hidden.append(
+            f"`{secret}` must be {expected}, and the value given is not (it is not shown: "
+            "the setting is secret)."
+        )
+    return hidden
+
+
+def _expected_type(schema: dict) -> str:
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else [kind for kind in types if kind != "null"]
+    return " or ".join(f"a {kind}" for kind in types) or "valid"
 
 
 def rejects_problems(rejects_path: object, max_rejects: object) -> list[str]:

@@ -24,11 +24,11 @@ from target_hubspot_contacts.errors import (
 )
 from target_hubspot_contacts.logvalues import error_text, show_values, traceback_text, values_shown
 from target_hubspot_contacts.progress import DEFAULT_PROGRESS_INTERVAL
-from target_hubspot_contacts.reach import Reach
+from target_hubspot_contacts.reach import HUBSPOT_API_URL, Reach
 from target_hubspot_contacts.reader import SingerInputReader
 from target_hubspot_contacts.retries import Retrier
 from target_hubspot_contacts.run import Run
-from target_hubspot_contacts.settings import problems, withdraw_unsupported
+from target_hubspot_contacts.settings import hide_secret_values, problems, withdraw_unsupported
 from target_hubspot_contacts.sinks import ContactsSink
 from target_hubspot_contacts.state import state_text
 
@@ -67,7 +67,7 @@ class TargetHubSpotContacts(Target):
         th.Property(
             "api_url",
             th.StringType,
-            default="https://api.hubapi.com",
+            default=HUBSPOT_API_URL,
             description="HubSpot API base URL (point it at the local emulator to try things).",
         ),
         th.Property(
@@ -255,12 +255,13 @@ class TargetHubSpotContacts(Target):
         try:
             errors = super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as exc:
+            errors = hide_secret_values(exc.errors, schema)
             raise ConfigValidationError(
-                exc.args[0], errors=[*own, *exc.errors], schema=schema
+                exc.args[0], errors=[*own, *errors], schema=schema
             ) from None
         if own and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=own, schema=schema)
-        return [*own, *errors]
+        return [*own, *hide_secret_values(errors, schema)]
 
     @property
     def max_parallelism(self) -> int:

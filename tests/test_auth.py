@@ -18,7 +18,7 @@ from tests.helpers import (
     run_target,
     schema,
 )
-from tests.not_hubspot import not_hubspot
+from tests.not_hubspot import ForwardingProxy, not_hubspot
 
 SECRETS = (TOKEN, CLIENT_SECRET, REFRESH_TOKEN)
 
@@ -218,11 +218,113 @@ def test_a_token_pasted_with_a_trailing_newline_still_works(hubspot, config, tmp
     assert len(hubspot.contacts) == 3
 
 
-def test_a_malformed_token_fails_without_echoing_it(config, tmp_path):
+def test_a_malformed_token_fails_without_echoing_it(hubspot, config, tmp_path):
     config["access_token"] = "pat-na1-broken\ntoken-value"
 
     result = run_target(tmp_path, config, contacts_input())
 
     assert result.returncode == 1
-    assert "InvalidHeader" in result.stderr
+    assert "`access_token` holds a character that cannot be sent to HubSpot: U+000A" in (
+        result.stderr
+    )
     assert "token-value" not in result.stderr + result.stdout
+    assert hubspot.requests == []
+
+
+@pytest.mark.parametrize("setting", ["access_token", "client_secret", "refresh_token"])
+def test_a_credential_pasted_with_an_invisible_character_names_the_setting_not_the_value(
+    hubspot, tmp_path, setting
+):
+    hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+    config = {"access_token": TOKEN, "api_url": hubspot.url}
+    if setting != "access_token":
+        config = oauth_config(hubspot)
+    config[setting] += "\u200b"  # a zero-width space, copied along with the value
+
+    result = run_target(tmp_path, config, contacts_input())
+
+    assert result.returncode == 1
+    assert f"`{setting}` holds a character that cannot be sent to HubSpot: U+200B (zero " in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert_no_secret_in(result.stderr, result.stdout)
+    assert hubspot.requests == []
+
+
+def test_a_wrongly_typed_secret_setting_is_refused_without_echoing_it(hubspot, tmp_path):
+    config = oauth_config(hubspot, client_secret=918273645546372819)
+
+    result = run_target(tmp_path, config, contacts_input())
+
+    assert result.returncode == 1
+    assert "`client_secret` must be a string" in result.stderr
+    assert "918273645546372819" not in result.stderr + result.stdout
+
+
+def test_a_netrc_entry_for_the_host_never_replaces_the_token(hubspot, config, tmp_path):
+    home = netrc_home(tmp_path, "127.0.0.1")
+
+    result = run_target(tmp_path, config, contacts_input(), env=clean_env(HOME=str(home)))
+
+    assert result.returncode == 0, result.stderr
+    sent = {call.headers.get("authorization") for call in hubspot.requests}
+    assert sent == {f"Bearer {TOKEN}"}
+
+
+def test_the_oauth_refresh_sends_no_netrc_credentials(hubspot, tmp_path):
+    hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+    home = netrc_home(tmp_path, "127.0.0.1")
+
+    result = run_target(
+        tmp_path, oauth_config(hubspot), contacts_input(), env=clean_env(HOME=str(home))
+    )
+
+    assert result.returncode == 0, result.stderr
+    (refresh,) = hubspot.calls("/oauth/2026-03/token")
+    assert "authorization" not in refresh.headers
+    upserts = hubspot.calls("/batch/upsert")
+    assert all(call.headers["authorization"].startswith("Bearer CO") for call in upserts)
+
+
+def test_calls_go_through_the_proxy_the_environment_names(hubspot, config, tmp_path):
+    with ForwardingProxy() as proxy:
+        env = clean_env(HTTP_PROXY=proxy.url, NO_PROXY="", no_proxy="")
+
+        result = run_target(tmp_path, config, contacts_input(), env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert f"{hubspot.url}/crm/objects/2026-03/contacts/batch/upsert" in proxy.requested
+    assert len(hubspot.contacts) == 3
+
+
+def netrc_home(tmp_path, host: str):
+    """A home directory whose ~/.netrc has another tool's password for `host`."""
+    home = tmp_path / "home"
+    home.mkdir()
+    netrc = home / ".netrc"
+    netrc.write_text(f"machine {host} login someone password other-tool-password\n")
+    netrc.chmod(0o600)
+    return home
+
+
+def test_a_fresh_token_called_expired_again_stops_instead_of_refreshing_on(hubspot, tmp_path):
+    hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+    wrong_token = {
+        "status": "error",
+        "category": "EXPIRED_AUTHENTICATION",
+        "message": "The OAuth token used to make this call expired 20,000 days ago.",
+    }
+    hubspot.inject("/batch/upsert", status=401, body=wrong_token, times=1000)
+
+    result = run_target(tmp_path, oauth_config(hubspot), contacts_input())
+
+    assert result.returncode == 1
+    assert len(hubspot.calls("/oauth/2026-03/token")) == 2
+    assert len(hubspot.calls("/batch/upsert")) == 2
+    (error,) = error_lines(result.stderr)
+    assert "expired 20,000 days ago" in error
+    assert "it is not a token this API accepts" in error
+    assert "Check that `api_url` is the API of the data centre hosting the portal" in error
+    assert "`client_id`, `client_secret` and `refresh_token`" in error
+    assert_no_secret_in(result.stderr, result.stdout)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+import time
 
 import pytest
 
-from target_hubspot_contacts.errors import DailyReserveError
+from target_hubspot_contacts.errors import CallAbandoned, DailyReserveError
 from target_hubspot_contacts.ratelimit import DailyBudget, RateGovernor
 
 LOGGER = logging.getLogger("test")
@@ -200,3 +202,41 @@ def test_the_governor_refuses_a_call_that_would_spend_the_daily_reserve():
     clock.now += 60
     with pytest.raises(DailyReserveError):
         governor.acquire()
+
+
+def test_abandoning_wakes_a_call_waiting_for_room_and_it_gives_up():
+    governor = RateGovernor()  # the real clock: the call really waits
+    governor.pause(600)  # a 429's Retry-After
+    outcome: list[BaseException] = []
+    waiter = threading.Thread(target=lambda: _acquire_into(governor, outcome), daemon=True)
+    waiter.start()
+    wait_until(lambda: governor.window_use().waiting)
+
+    governor.abandon()
+
+    waiter.join(timeout=30)
+    assert not waiter.is_alive()
+    assert [type(error) for error in outcome] == [CallAbandoned]
+
+
+def test_no_call_starts_once_calls_are_abandoned():
+    governor, _ = governor_for(190)
+
+    governor.abandon()
+
+    with pytest.raises(CallAbandoned):
+        governor.acquire()
+
+
+def _acquire_into(governor: RateGovernor, outcome: list[BaseException]) -> None:
+    try:
+        governor.acquire()
+    except CallAbandoned as abandoned:
+        outcome.append(abandoned)
+
+
+def wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)

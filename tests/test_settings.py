@@ -15,6 +15,7 @@ from target_hubspot_contacts.settings import (
     UNSUPPORTED_SDK_SETTINGS,
     api_url_problems,
     closest_setting,
+    hide_secret_values,
 )
 from tests.helpers import contact, lines, record, run_target, schema
 
@@ -142,6 +143,19 @@ def test_an_api_url_with_a_path_is_refused_before_calling_the_server(hubspot, co
     assert f"give only the scheme and host, {hubspot.url!r}" in result.stderr
 
 
+@pytest.mark.parametrize("userinfo", ["proxyuser:Pr0xyPassw0rd@", "Pr0xyPassw0rd@"])
+def test_an_api_url_holding_a_password_is_refused_without_echoing_it(
+    userinfo, hubspot, config, tmp_path
+):
+    config["api_url"] = hubspot.url.replace("http://", f"http://{userinfo}") + "/crm/v3"
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    assert "`api_url` holds a user name or password" in result.stderr
+    assert "Pr0xyPassw0rd" not in result.stderr + result.stdout
+
+
 def test_a_rejects_path_that_is_a_directory_stops_the_run_at_the_start(hubspot, config, tmp_path):
     config["rejects_path"] = str(tmp_path)
 
@@ -234,3 +248,22 @@ def test_a_base_url_passes(api_url):
 )
 def test_other_api_urls_are_refused(api_url):
     assert len(api_url_problems(api_url)) == 1
+
+
+def test_schema_errors_about_a_secret_setting_do_not_quote_its_value():
+    schema = {
+        "properties": {
+            "client_secret": {"type": ["string"], "secret": True},
+            "batch_size_rows": {"type": ["integer"]},
+        }
+    }
+    errors = [
+        "918273645546372819 is not of type 'string' in config['client_secret']",
+        "'ten' is not of type 'integer' in config['batch_size_rows']",
+    ]
+
+    assert hide_secret_values(errors, schema) == [
+        "`client_secret` must be a string, and the value given is not (it is not shown: "
+        "the setting is secret).",
+        "'ten' is not of type 'integer' in config['batch_size_rows']",
+    ]

@@ -159,3 +159,22 @@ def test_sigterm_after_too_many_rejects_exits_non_zero(hubspot, config, tmp_path
     assert "Stopped by signal 15: 1 record(s) were rejected (kept in" in stop_line
     assert "more than `max_rejects` (0)" in stop_line
     assert "not written" not in stop_line
+
+
+def test_sigterm_while_calls_wait_out_a_429_pause_sends_nothing_more(hubspot, config, tmp_path):
+    hubspot.inject("/batch/upsert", status=429, headers={"Retry-After": "600"})
+    config.update(batch_size_rows=10, max_retry_seconds=900)
+    process = start_target(tmp_path, config)
+    send(process, [schema(), *records_with_states(1, 30)])
+    deadline = time.monotonic() + 30
+    while not hubspot.calls("/batch/upsert") and time.monotonic() < deadline:
+        time.sleep(0.02)  # the first call got its 429; the others now wait out its pause
+    time.sleep(0.5)
+    signalled_at = time.monotonic()
+
+    returncode, states, stderr = stop(process)  # well before the 600 s pause would end
+
+    assert returncode == 128 + signal.SIGTERM
+    assert [call.at for call in hubspot.calls("/batch/upsert") if call.at > signalled_at] == []
+    assert states == []
+    assert "30 record(s) read were not written: the signal came first" in stderr
