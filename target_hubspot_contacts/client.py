@@ -40,8 +40,10 @@ if t.TYPE_CHECKING:
     from target_hubspot_contacts.retries import Retrier
 
 __all__ = ["Answer", "CallStats", "HubSpotClient", "RejectedCallError"]
-# Where HubSpot's answers have named the account id: account details, OAuth token metadata.
+# Where HubSpot's answers have named the account id: account details, OAuth token answers.
 PORTAL_ID_FIELDS = ("portalId", "hubId", "hub_id", "portal_id")
+# The scope HubSpot's docs list for the account information API.
+ACCOUNT_DETAILS_SCOPE = "oauth"
 
 # Signs that HubSpot struggles under load: fewer calls go out at once until it recovers.
 STRUGGLING_STATUSES = frozenset({423, 500, 502, 503, 504, 521, 523, 524})
@@ -117,11 +119,19 @@ class HubSpotClient:
         return self.request("POST", self.paths.contact_properties, json=definition).body
 
     def portal_id(self) -> str:
-        """The id of the HubSpot account (portal, hub) these credentials act on."""
+        """The id of the HubSpot account (portal, hub) these credentials act on: from the account
+        details or, when HubSpot forbids those, from the OAuth token answer (`hub_id`)."""
         path = self.paths.account_details
-        body = self.request("GET", path).body
-        found = [body.get(name) for name in PORTAL_ID_FIELDS] if isinstance(body, dict) else []
-        portal_id = next((str(value) for value in found if value not in (None, "")), None)
+        try:
+            body = self.request("GET", path).body
+        except (MissingScopesError, RejectedCallError) as refused:
+            forbidden = isinstance(refused, MissingScopesError) or refused.status == 403
+            portal_id = _portal_id_in(self._token.details()) if forbidden else None
+            if portal_id is None:
+                raise self._account_details_refused(refused) from None
+            self._logger.info("Portal %s, as HubSpot's OAuth token answer names it.", portal_id)
+            return portal_id
+        portal_id = _portal_id_in(body)
         if portal_id is None:
             msg = (
                 f"HubSpot's account details (GET {path}) did not name the "
@@ -130,6 +140,24 @@ class HubSpotClient:
             )
             raise HubSpotAPIError(msg, body=body)
         return portal_id
+
+    def _account_details_refused(
+        self, refused: MissingScopesError | RejectedCallError
+    ) -> MissingScopesError | RejectedCallError:
+        """A 403 on the account details, naming the scope they need; other refusals as they are."""
+        if isinstance(refused, RejectedCallError) and refused.status != 403:
+            return refused
+        scopes = getattr(refused, "scopes", None) or [ACCOUNT_DETAILS_SCOPE]
+        said = f" ({refused})" if isinstance(refused, RejectedCallError) else ""
+        msg = (
+            f"The HubSpot credentials lack the scope(s) {', '.join(scopes)} needed to read the "
+            f"account details (GET {self.paths.account_details}), which name the portal the sync "
+            "store keys its memory by (the store is used with `skip_unchanged` or "
+            "`full_resync`, and once `sync_store` is set or its default file exists). Add the "
+            "scope to the service key or app (an OAuth app must then be re-authorized in the "
+            f"portal) and rerun.{said}"
+        )
+        return MissingScopesError(scopes, msg)
 
     def request(self, method: str, path: str, *, json: t.Any = None) -> Answer:
         """Send one API call, retrying transient failures within the retry budget. The answer
