@@ -32,7 +32,35 @@ class FixedReply(t.NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
 
 
-class NotHubSpot:
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 with the given handler, while in a `with` block."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> t.Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class NotHubSpot(LoopbackServer):
     """A loopback HTTP server answering every request the same way; it counts the requests."""
 
     def __init__(self, reply: FixedReply) -> None:
@@ -40,7 +68,7 @@ class NotHubSpot:
         self.requests: list[str] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _answer(self) -> None:
                 outer.requests.append(f"{self.command} {self.path}")
                 length = int(self.headers.get("Content-Length") or 0)
@@ -55,24 +83,7 @@ class NotHubSpot:
 
             do_GET = do_POST = _answer  # noqa: N815
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The server's base URL."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> NotHubSpot:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 @contextlib.contextmanager
@@ -138,7 +149,7 @@ class HangUpServer:
         self._listener.close()
 
 
-class ForwardingProxy:
+class ForwardingProxy(LoopbackServer):
     """An HTTP proxy (as HTTP_PROXY names one) that passes each request on to its absolute URL
     and notes the URLs it was asked for."""
 
@@ -146,7 +157,7 @@ class ForwardingProxy:
         self.requested: list[str] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _forward(self) -> None:
                 outer.requested.append(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -168,24 +179,7 @@ class ForwardingProxy:
 
             do_GET = do_POST = _forward  # noqa: N815
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The proxy's URL."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> ForwardingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 def network_faults(faults: dict[str, dict]) -> dict[str, str]:
