@@ -175,6 +175,7 @@ def _to_number(value: object) -> str:
     raise CoercionError("INVALID_NUMBER", value, "is not a number")
 
 
+# Not jsontext.json_text: a text property gets plain decimals (no exponent), never NaN tokens.
 def _json_text(value: object) -> str:
     """Compact JSON that writes Decimals (and floats) as plain numbers."""
     if isinstance(value, Mapping):

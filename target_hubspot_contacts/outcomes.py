@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import decimal
 import json
 import os
 import re
 import typing as t
 
-import msgspec
 from singer_sdk import metrics
 
 from target_hubspot_contacts.files import open_private_for_append
+from target_hubspot_contacts.jsontext import json_text
 from target_hubspot_contacts.logvalues import record_ref
 from target_hubspot_contacts.tally import RejectTally
 
 if t.TYPE_CHECKING:
     import logging
 
-    from target_hubspot_contacts.client import CallStats
+    from target_hubspot_contacts.retries import CallStats
 
 _VALUE_ERRORS_PREFIX = re.compile(r"^Property values were not valid:\s*")
 
@@ -390,7 +389,7 @@ class Rejects:
                 "schema": schema,
                 "key_properties": key_properties,
             }
-            self._file.write(_encode_line(line) + "\n")
+            self._file.write(json_text(line) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -403,25 +402,3 @@ class Rejects:
         if self._file is not None:
             self._file.close()
             self._file = None
-
-
-def _encode_line(line: dict) -> str:
-    """One rejects-file line. Decimals stay JSON numbers (and dates ISO strings), so that a
-    replayed record matches its schema."""
-    try:
-        return _LINE_ENCODER.encode(line).decode()
-    except (UnicodeEncodeError, ValueError):  # a lone surrogate (the file escapes it), a NaN
-        return json.dumps(line, default=_plain_json, ensure_ascii=False)
-
-
-def _plain_json(value: object) -> object:
-    if isinstance(value, decimal.Decimal):
-        if not value.is_finite():
-            return str(value)
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (datetime.date, datetime.time)):
-        return value.isoformat()
-    return repr(value)
-
-
-_LINE_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=repr)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import threading
 import typing as t
 
 from target_hubspot_contacts.files import open_private_for_append
+from target_hubspot_contacts.jsontext import json_text
 
 if t.TYPE_CHECKING:
     from target_hubspot_contacts.outcomes import Reason
@@ -44,7 +44,7 @@ class OutcomesFile:
         if self.path is None:
             return
         at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
-        lines = [json.dumps(self._line(o, at), ensure_ascii=False, default=str) for o in outcomes]
+        lines = [json_text(self._line(outcome, at)) for outcome in outcomes]
         if not lines:
             return
         with self._lock:

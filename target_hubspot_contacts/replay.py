@@ -11,12 +11,16 @@ reached when replay started, so a run appending new rejects to it never feeds it
 from __future__ import annotations
 
 import argparse
+import decimal
+import json
 import os
 import pathlib
 import sys
 import typing as t
 
 import msgspec
+
+from target_hubspot_contacts.jsontext import json_text
 
 
 class _RejectLine(msgspec.Struct):
@@ -51,11 +55,7 @@ def replay(paths: t.Iterable[pathlib.Path], out: t.BinaryIO) -> int:
     replayed = 0
     for path in paths:
         for number, line in _lines_present_at_start(path):
-            try:
-                entry = decoder.decode(line)
-            except msgspec.DecodeError as exc:
-                msg = f"{path}:{number}: not a rejects-file line ({exc})."
-                raise ReplayError(msg) from None
+            entry = _decode(decoder, line, f"{path}:{number}")
             if bytes(entry.schema) == b"null":
                 msg = (
                     f"{path}:{number}: the line has no schema; it was written before rejects "
@@ -70,6 +70,27 @@ def replay(paths: t.Iterable[pathlib.Path], out: t.BinaryIO) -> int:
             out.write(encoder.encode(_Record(entry.stream, entry.record)) + b"\n")
             replayed += 1
     return replayed
+
+
+def _decode(decoder: msgspec.json.Decoder, line: bytes, where: str) -> _RejectLine:
+    """One line; a record holding `NaN`, `Infinity` or a lone surrogate, which msgspec refuses,
+    is read as the target read it and passed on as sent, so that the target rejects it again."""
+    try:
+        return decoder.decode(line)
+    except msgspec.DecodeError as exc:
+        error = exc
+    try:
+        fields = json.loads(line, parse_float=decimal.Decimal)
+        sent = {name: _raw(fields[name]) for name in ("record", "schema") if name in fields}
+        return msgspec.convert({**fields, **sent}, _RejectLine)
+    except (ValueError, TypeError):  # msgspec.ValidationError is a ValueError
+        msg = f"{where}: not a rejects-file line ({error})."
+        raise ReplayError(msg) from None
+
+
+def _raw(value: object) -> msgspec.Raw:
+    """A value's JSON text as the target wrote it, to pass on untouched."""
+    return msgspec.Raw(json_text(value).encode())
 
 
 def _lines_present_at_start(path: pathlib.Path) -> t.Iterator[tuple[int, bytes]]:

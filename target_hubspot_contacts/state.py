@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import collections
-import decimal
 import heapq
-import json
 import threading
 import typing as t
+
+from target_hubspot_contacts.jsontext import json_text
 
 
 class SentState(dict):
@@ -23,19 +23,7 @@ class SentState(dict):
 def state_text(value: dict) -> str:
     """The JSON text to print for a STATE value: as sent, numbers exactly as the tap wrote them."""
     text = getattr(value, "text", None)
-    return text if text is not None else _json_text(value)
-
-
-def _json_text(value: object) -> str:
-    """JSON with Decimals written as the numbers they hold (json.dumps cannot)."""
-    if isinstance(value, dict):
-        items = (f"{json.dumps(str(key))}:{_json_text(item)}" for key, item in value.items())
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_json_text(item) for item in value) + "]"
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    return json.dumps(value)
+    return text if text is not None else json_text(value)
 
 
 class StateTracker:

@@ -105,6 +105,28 @@ def test_a_rejected_line_says_why(config, files, tmp_path):
     assert "record" not in line  # the record itself is in the rejects file only
 
 
+def test_an_id_is_written_as_the_tap_sent_it_and_alike_in_both_files(config, files, tmp_path):
+    numeric_ids = {"email": {"type": ["string", "number"]}}
+    text = lines([schema(properties=numeric_ids)]) + (
+        '{"type": "RECORD", "stream": "contacts", "record": {"email": 1.10}}\n'
+        '{"type": "RECORD", "stream": "contacts", "record": {"email": NaN}}\n'
+    )
+
+    result = run_target(tmp_path, config, text)
+
+    assert result.returncode == 0, result.stderr
+    for path in files:
+        ids = [
+            json.loads(
+                line,
+                parse_float=lambda text: ("number", text),
+                parse_constant=lambda text: ("token", text),
+            )["id"]
+            for line in path.read_text().splitlines()
+        ]
+        assert ids == [("number", "1.10"), ("token", "NaN")], path
+
+
 def test_deletions_are_archived_or_not_found(config, files, tmp_path):
     outcomes, _ = files
     config["archive_deleted"] = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import pathlib
 import subprocess
 import sys
@@ -153,3 +154,64 @@ def test_a_line_without_a_schema_is_refused_naming_the_file_and_line(tmp_path):
     assert result.returncode == 1
     assert f"{legacy}:1: the line has no schema" in result.stderr
     assert result.stdout == ""
+
+
+def replayed_run(tmp_path: pathlib.Path, config: dict, rejects: pathlib.Path):
+    """Replay a rejects file into the target with these settings (a new rejects file)."""
+    replayed = subprocess.run([*REPLAY, str(rejects)], capture_output=True, text=True, check=True)
+    (tmp_path / "replay").mkdir()
+    again = tmp_path / "replay" / "rejects.jsonl"
+    settings = {**config, "rejects_path": str(again), "max_rejects": 100}
+    return replayed.stdout, run_target(tmp_path / "replay", settings, replayed.stdout), again
+
+
+def test_a_record_rejected_for_nan_is_replayed_with_nan_and_clears_nothing(
+    hubspot, config, tmp_path
+):
+    config.update(null_values="clear")
+    (tmp_path / "first").mkdir()
+    ada = {"email": "ada@example.com", "lifetime_value": 100}
+    run_target(tmp_path / "first", config, lines([schema(properties=PLAN_FIELDS), record(ada)]))
+    nan = {"email": "ada@example.com", "lifetime_value": float("nan")}  # written as NaN
+    rejects = rejects_of(tmp_path, config, lines([schema(properties=PLAN_FIELDS), record(nan)]))
+    assert math.isnan(json.loads(rejects.read_text())["record"]["lifetime_value"])
+
+    replayed, result, again = replayed_run(tmp_path, config, rejects)
+
+    assert '"lifetime_value":NaN' in replayed
+    assert result.returncode == 0, result.stderr
+    assert hubspot.contact(email="ada@example.com")["properties"]["lifetime_value"] == "100"
+    assert "not a finite number" in json.loads(again.read_text())["reason"]["message"]
+
+
+def test_a_record_rejected_for_infinity_is_rejected_again_on_replay_not_created(
+    hubspot, config, tmp_path
+):
+    infinite = {"email": "ada@example.com", "lifetime_value": float("-inf")}
+    rejects = rejects_of(
+        tmp_path, config, lines([schema(properties=PLAN_FIELDS), record(infinite)])
+    )
+
+    replayed, result, again = replayed_run(tmp_path, config, rejects)
+
+    assert '"lifetime_value":-Infinity' in replayed
+    assert result.returncode == 0, result.stderr
+    assert hubspot.contact(email="ada@example.com") is None
+    assert json.loads(again.read_text())["id"] == "ada@example.com"
+
+
+def test_a_record_with_a_lone_surrogate_keeps_its_exact_numbers_through_replay(config, tmp_path):
+    text = lines([schema(properties=PLAN_FIELDS)]) + (
+        '{"type": "RECORD", "stream": "contacts", "record": {"email": "ada@example.com", '
+        '"plan": "Half \\ud800 a pair", "lifetime_value": 12345678901234567.89}}\n'
+    )
+    rejects = rejects_of(tmp_path, config, text)
+
+    replayed = subprocess.run([*REPLAY, str(rejects)], capture_output=True, text=True, check=True)
+
+    kept = rejects.read_text()
+    assert '"lifetime_value":12345678901234567.89' in kept
+    assert '"plan":"Half \\ud800 a pair"' in kept
+    (record_line,) = [line for line in replayed.stdout.splitlines() if '"RECORD"' in line]
+    assert '"lifetime_value":12345678901234567.89' in record_line
+    assert '"plan":"Half \\ud800 a pair"' in record_line
