@@ -41,6 +41,7 @@ def problems(config: t.Mapping[str, t.Any], known: t.Collection[str]) -> list[st
         *rejects_problems(config.get("rejects_path"), config.get("max_rejects")),
         *file_problems("outcomes_path", config.get("outcomes_path")),
         *sync_store_problems(config.get("sync_store")),
+        *shared_file_problems(config.get("rejects_path"), config.get("outcomes_path")),
     ]
 
 
@@ -199,6 +200,31 @@ def sync_store_problems(location: object) -> list[str]:
             f"permission to create files in {str(path.parent)!r}"
         )
     return [f"`sync_store` {location!r} cannot be written: {why}."] if why else []
+
+
+def shared_file_problems(rejects_path: object, outcomes_path: object) -> list[str]:
+    """`rejects_path` and `outcomes_path` must name two files: each holds its own kind of line."""
+    paths = [rejects_path, outcomes_path]
+    if not all(isinstance(path, str) and path.strip() for path in paths):
+        return []
+    if not _same_file(*t.cast("list[str]", paths)):
+        return []
+    return [
+        f"`rejects_path` ({rejects_path!r}) and `outcomes_path` ({outcomes_path!r}) name the "
+        "same file, but one file cannot be both: the rejects file keeps rejected records for "
+        "replay, the outcomes file a line per record read. Set them to two different files, "
+        "such as output/rejects.jsonl and output/outcomes.jsonl."
+    ]
+
+
+def _same_file(first: str, second: str) -> bool:
+    """Whether two paths name one file (through links too, or before it exists)."""
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist yet
+        return False
 
 
 def _why_not_appendable(path: pathlib.Path) -> str | None:

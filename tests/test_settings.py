@@ -16,6 +16,7 @@ from target_hubspot_contacts.settings import (
     api_url_problems,
     closest_setting,
     hide_secret_values,
+    shared_file_problems,
 )
 from tests.helpers import contact, lines, record, run_target, schema
 
@@ -198,6 +199,22 @@ def test_max_rejects_without_a_rejects_path_stops_the_run_at_the_start(hubspot, 
     assert "`max_rejects` is 5 but `rejects_path` is not set" in result.stderr
 
 
+def test_outcomes_path_and_rejects_path_naming_one_file_stop_the_run_at_the_start(
+    hubspot, config, tmp_path
+):
+    shared = tmp_path / "output" / "records.jsonl"
+    config.update(rejects_path=str(shared), outcomes_path=str(shared), max_rejects=1)
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    assert (
+        f"`rejects_path` ({str(shared)!r}) and `outcomes_path` ({str(shared)!r}) name the same file"
+    ) in result.stderr
+    assert "Set them to two different files" in result.stderr
+    assert not shared.exists()
+
+
 # --- the pure checks ---------------------------------------------------------------------
 
 
@@ -267,3 +284,30 @@ def test_schema_errors_about_a_secret_setting_do_not_quote_its_value():
         "the setting is secret).",
         "'ten' is not of type 'integer' in config['batch_size_rows']",
     ]
+
+
+def test_two_spellings_of_one_path_are_one_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    assert len(shared_file_problems("out/records.jsonl", "./out/../out/records.jsonl")) == 1
+
+
+def test_a_link_to_the_other_file_is_the_same_file(tmp_path):
+    (tmp_path / "rejects.jsonl").touch()
+    (tmp_path / "outcomes.jsonl").symlink_to(tmp_path / "rejects.jsonl")
+
+    problems = shared_file_problems(
+        str(tmp_path / "rejects.jsonl"), str(tmp_path / "outcomes.jsonl")
+    )
+
+    assert len(problems) == 1
+
+
+@pytest.mark.parametrize(
+    ("rejects", "outcomes"),
+    [("rejects.jsonl", "outcomes.jsonl"), ("records.jsonl", None), (None, None)],
+)
+def test_two_files_or_one_setting_pass(rejects, outcomes, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    assert shared_file_problems(rejects, outcomes) == []
