@@ -13,6 +13,7 @@ if t.TYPE_CHECKING:
     from target_hubspot_contacts.mapping import FieldPlan, PropertyDefinition
 
 MATCHED_BY_CREATED = "created"
+MATCHED_BY_WOULD_CREATE = "would create"  # in a dry run, which creates nothing
 _HEADER = ("field", "property", "matched by", "coerced to")
 
 
@@ -24,15 +25,19 @@ def mapping_table(
     *,
     explicit_mapping: Mapping[str, str],
     created: Collection[str] = (),
+    dry_run: bool = False,
 ) -> str:
-    """The table, several lines long; `created` names the fields whose property was created."""
+    """The table, several lines long; `created` names the fields whose property was created
+    (or, in a dry run, would be)."""
     rows: list[tuple[str, str, str, str]] = []
     ignored: list[str] = []
     matched_by = plan.matched_by or {}
     for field in fields:
         target = plan.targets.get(field)
         if target is not None:
-            how = MATCHED_BY_CREATED if field in created else matched_by.get(field, "")
+            how = matched_by.get(field, "")
+            if field in created:
+                how = MATCHED_BY_WOULD_CREATE if dry_run else MATCHED_BY_CREATED
             rows.append((field, target, how, coercion_of(properties[target])))
         else:
             ignored.append(f"  {field}: {_why_ignored(field, plan, properties, explicit_mapping)}")

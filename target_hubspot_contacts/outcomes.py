@@ -275,6 +275,23 @@ _CALL_METRICS = {
 }
 
 
+# How the summary and progress lines name a figure: what the run did, or what a dry run would.
+_WORDS = {
+    "created": ("created", "would be created"),
+    "updated": ("updated", "would be updated"),
+    "unchanged": ("unchanged", "unchanged"),
+    "archived": ("archived", "would be archived"),
+    "not_found_to_archive": ("deletions found no contact", "deletions would find no contact"),
+    "skipped": ("skipped", "would be skipped"),
+    "rejected": ("rejected", "would be rejected"),
+}
+
+
+def figure_words(name: str, *, dry_run: bool) -> str:
+    """The words after a figure of RunCounts: `created`, or in a dry run `would be created`."""
+    return _WORDS[name][dry_run]
+
+
 def report_run(
     logger: logging.Logger,
     counts: RunCounts,
@@ -286,26 +303,18 @@ def report_run(
 ) -> None:
     """Log one summary line, and its figures that are not 0 as Singer metrics."""
     unsettled = records_read - counts.records
-    unconfirmed = (
-        f" ({counts.created_unconfirmed} more created unconfirmed: their answer was lost)"
-        if counts.created_unconfirmed
-        else ""
-    )
+    phrases = {
+        name: f"{getattr(counts, name)} {figure_words(name, dry_run=dry_run)}" for name in _WORDS
+    }
+    if counts.created_unconfirmed:
+        phrases["created"] += (
+            f" ({counts.created_unconfirmed} more created unconfirmed: their answer was lost)"
+        )
     logger.info(
-        "%s: %d created%s, %d updated, %d unchanged, %d archived, %d deletions found no contact, "
-        "%d skipped, %d rejected; %d API calls, %d retries, %d rate-limited (429). "
+        "%s: %s; %d API calls, %d retries, %d rate-limited (429). "
         "%d records read, %d of them merged into another record's call%s.",
-        "Dry run, nothing written. HubSpot contacts that would be"
-        if dry_run
-        else "HubSpot contacts",
-        counts.created,
-        unconfirmed,
-        counts.updated,
-        counts.unchanged,
-        counts.archived,
-        counts.not_found_to_archive,
-        counts.skipped,
-        counts.rejected,
+        "Dry run, nothing written. HubSpot contacts" if dry_run else "HubSpot contacts",
+        ", ".join(phrases.values()),
         calls.calls,
         calls.retries,
         calls.rate_limited,

@@ -102,6 +102,7 @@ class Portal:
             self.properties,
             explicit_mapping=self._property_mapping,
             created=self._created_for,
+            dry_run=self._dry_run,
         )
         if self._tables.get(stream_name) != table:
             self._tables[stream_name] = table

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import typing as t
+
+from target_hubspot_contacts.outcomes import figure_words
 
 if t.TYPE_CHECKING:
     import logging
@@ -63,14 +66,15 @@ class ProgressReporter:
         waited = window.waited_seconds - self._waited_before
         self._waited_before = window.waited_seconds
         written = counts.created + counts.updated
+        words = functools.partial(figure_words, dry_run=self._dry_run)
         others = [
             f"{value:,} {name}"
             for name, value in (
                 ("created unconfirmed", counts.created_unconfirmed),
-                ("unchanged", counts.unchanged),
-                ("archived", counts.archived),
-                ("deletions found no contact", counts.not_found_to_archive),
-                ("skipped", counts.skipped),
+                (words("unchanged"), counts.unchanged),
+                (words("archived"), counts.archived),
+                (words("not_found_to_archive"), counts.not_found_to_archive),
+                (words("skipped"), counts.skipped),
                 ("merged", counts.merged),
             )
             if value
@@ -84,9 +88,10 @@ class ProgressReporter:
         dry_run = "dry run, " if self._dry_run else ""
         return (
             f"Progress: {dry_run}{self._records_read():,} records read in "
-            f"{time.monotonic() - self._started:.0f} s; {written:,} contacts written "
+            f"{time.monotonic() - self._started:.0f} s; {written:,} contacts "
+            f"{'would be written' if self._dry_run else 'written'} "
             f"({counts.created:,} created, {counts.updated:,} updated), "
-            f"{counts.rejected:,} rejected"
+            f"{counts.rejected:,} {words('rejected')}"
             + "".join(f", {other}" for other in others)
             + f"; {calls.calls:,} API calls; rate window {window.calls}/"
             f"{window.calls_per_window} calls per {window.window_seconds:g} s in use, {wait}."

@@ -17,8 +17,10 @@ FIELDS = {
 
 
 def counts(stderr: str) -> dict[str, int]:
-    """The outcome counts of the run's summary line."""
-    return {name: int(re.search(rf"(\d+) {name}\b", stderr).group(1)) for name in OUTCOMES}
+    """The outcome counts of the run's summary line (a dry run's says `1 would be created`)."""
+    return {
+        name: int(re.search(rf"(\d+) (?:would be )?{name}\b", stderr).group(1)) for name in OUTCOMES
+    }
 
 
 def changes(hubspot) -> list[str]:

@@ -64,6 +64,16 @@ def test_a_field_whose_property_the_target_created_is_shown_as_created(config, t
     assert "Loyalty Points loyalty_points created number" in table(result.stderr)
 
 
+def test_a_field_whose_property_a_dry_run_would_create_is_shown_as_would_create(config, tmp_path):
+    config.update(create_missing_properties=True, dry_run=True)
+    fields = {"email": TEXT, "Loyalty Points": {"type": ["integer", "null"]}}
+
+    result = run_target(tmp_path, config, contacts_stream(fields, {"email": "a@example.com"}))
+
+    assert result.returncode == 0, result.stderr
+    assert "Loyalty Points loyalty_points would create number" in table(result.stderr)
+
+
 def test_a_dry_run_logs_the_table_too(config, tmp_path):
     config["dry_run"] = True
 

@@ -51,6 +51,34 @@ def test_a_slow_run_logs_progress_lines_that_count_up_to_the_summary(hubspot, co
     assert "7 created" in result.stderr.split("Progress:")[-1]  # then the summary
 
 
+def test_a_dry_runs_progress_line_says_what_would_be_written_not_what_was(
+    hubspot, config, tmp_path
+):
+    hubspot.latency = 0.3
+    config.update(
+        dry_run=True,
+        progress_interval=0.2,
+        batch_size_rows=1,
+        max_concurrency=1,
+        rejects_path=str(tmp_path / "rejects.jsonl"),
+        max_rejects=1,
+    )
+
+    result = run_target(tmp_path, config, one_by_one(4))
+
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if "Progress:" in line]
+    assert progress, "the run takes at least 3 lookups x 0.3 s"
+    assert all(
+        re.search(
+            r"Progress: dry run, \d+ records read in \d+ s; \d+ contacts would be written "
+            r"\(\d+ created, \d+ updated\), \d+ would be rejected",
+            line,
+        )
+        for line in progress
+    ), progress
+
+
 def test_the_progress_line_says_when_calls_wait_for_the_rate_window(tmp_path):
     with HubSpotEmulator(access_token=TOKEN, rate_limit=2, interval_ms=1500) as hubspot:
         config = {

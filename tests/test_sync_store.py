@@ -243,7 +243,7 @@ def test_a_dry_run_reports_unchanged_rows_and_never_writes_the_store(
     store = sqlite_store
     dry = sync(config, store, dry_run=True)
     first_dry = run_ok(tmp_path, dry, contacts_input(range(1, 4)))
-    assert "would be: 3 created" in first_dry.stderr
+    assert "3 would be created" in first_dry.stderr
     assert not pathlib.Path(store.location).exists()
 
     run_ok(tmp_path, sync(config, store), contacts_input(range(1, 4)))
@@ -252,7 +252,7 @@ def test_a_dry_run_reports_unchanged_rows_and_never_writes_the_store(
         tmp_path, dry, contacts_input(range(1, 5), changes={2: {"company": "Hooli"}})
     )
 
-    assert "would be: 1 created, 1 updated, 2 unchanged" in dry_rerun.stderr
+    assert "1 would be created, 1 would be updated, 2 unchanged" in dry_rerun.stderr
     assert store.rows() == remembered
     assert hubspot.contact(email=email(2))["properties"]["company"] == "Acme"
 

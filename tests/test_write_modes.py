@@ -55,8 +55,11 @@ def test_dry_run_reports_what_would_happen_and_writes_nothing(existing, hubspot,
     result = run_target(tmp_path, config, ada_and_bob(record({"email": "not-an-email"})))
 
     assert result.returncode == 0, result.stderr
-    assert "would be: 1 created, 1 updated, 0 unchanged, 0 archived" in result.stderr
-    assert "1 rejected" in result.stderr
+    assert (
+        "Dry run, nothing written. HubSpot contacts: 1 would be created, 1 would be updated, "
+        "0 unchanged, 0 would be archived, 0 deletions would find no contact, 0 would be "
+        "skipped, 1 would be rejected;"
+    ) in result.stderr
     assert len(write_calls(hubspot)) == calls_before
     assert live(hubspot) == {"ada@example.com": existing["properties"]}
     assert hubspot.calls("/batch/read")
@@ -182,6 +185,6 @@ def test_dry_run_counts_deletions_without_archiving(hubspot, config, tmp_path):
     result = run_target(tmp_path, config, lines(messages))
 
     assert result.returncode == 0, result.stderr
-    assert "1 archived" in result.stderr
+    assert "1 would be archived" in result.stderr
     assert hubspot.calls("/batch/archive") == []
     assert "ada@example.com" in live(hubspot)
