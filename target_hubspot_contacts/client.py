@@ -22,7 +22,6 @@ from target_hubspot_contacts.reach import HUBSPOT_API_URL
 from target_hubspot_contacts.retries import (
     MAYBE_PROCESSED_STATUSES,
     RETRYABLE_STATUSES,
-    CallStats,
     RetryableError,
     describe_failure,
     error_category,
@@ -39,7 +38,7 @@ if t.TYPE_CHECKING:
     from target_hubspot_contacts.reach import Reach
     from target_hubspot_contacts.retries import Retrier
 
-__all__ = ["Answer", "CallStats", "HubSpotClient", "RejectedCallError"]
+__all__ = ["Answer", "HubSpotClient", "RejectedCallError"]
 # Where HubSpot's answers have named the account id: account details, OAuth token answers.
 PORTAL_ID_FIELDS = ("portalId", "hubId", "hub_id", "portal_id")
 # The scope HubSpot's docs list for the account information API.

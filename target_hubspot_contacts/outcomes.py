@@ -19,8 +19,6 @@ from target_hubspot_contacts.tally import RejectTally
 if t.TYPE_CHECKING:
     import logging
 
-    from target_hubspot_contacts.retries import CallStats
-
 _VALUE_ERRORS_PREFIX = re.compile(r"^Property values were not valid:\s*")
 
 
@@ -246,6 +244,15 @@ class RunCounts:
     def records(self) -> int:
         """Records counted so far."""
         return sum(dataclasses.astuple(self))
+
+
+@dataclasses.dataclass
+class CallStats:
+    """Counters of HTTP activity, for the run summary and metrics."""
+
+    calls: int = 0
+    retries: int = 0
+    rate_limited: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,9 +12,8 @@ from target_hubspot_contacts.outcomes import figure_words
 if t.TYPE_CHECKING:
     import logging
 
-    from target_hubspot_contacts.outcomes import RunCounts
+    from target_hubspot_contacts.outcomes import CallStats, RunCounts
     from target_hubspot_contacts.ratelimit import WindowUse
-    from target_hubspot_contacts.retries import CallStats
 
 DEFAULT_PROGRESS_INTERVAL = 30.0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import email.utils
 import itertools
 import math
@@ -16,6 +15,7 @@ import requests
 
 from target_hubspot_contacts.errors import CallAbandoned, HubSpotAPIError
 from target_hubspot_contacts.logvalues import NOT_SHOWN
+from target_hubspot_contacts.outcomes import CallStats
 
 if t.TYPE_CHECKING:
     import logging
@@ -35,15 +35,6 @@ MAYBE_PROCESSED_STATUSES = frozenset({500, 502, 504, 521, 523, 524})
 LOCKED_MIN_WAIT_SECONDS = 2.0
 
 T = t.TypeVar("T")
-
-
-@dataclasses.dataclass
-class CallStats:
-    """Counters of HTTP activity, for the run summary and metrics."""
-
-    calls: int = 0
-    retries: int = 0
-    rate_limited: int = 0
 
 
 class RetryableError(Exception):

@@ -32,13 +32,11 @@ class ContactsSink(BatchSink):
         key_properties: t.Sequence[str] | None,
     ) -> None:
         # Read (per record) by the SDK, starting in its __init__: settle it first.
-        # (`add_record_metadata` is refused: metadata columns are never contact data.)
-        self._keep_sdc_metadata = bool(target.config.get("archive_deleted"))
+        self._archive_deleted = bool(target.config.get("archive_deleted"))
         super().__init__(target, stream_name, schema, key_properties)
         self._run = t.cast("RunningTarget", target).run
         self._run.describe_stream(stream_name, self.schema, list(self.key_properties or []))
         self._mapper = self._run.portal.mapper_for(stream_name, schema)
-        self._archive_deleted = bool(target.config.get("archive_deleted"))
         # Of the record being processed: what is wrong, and the same without its values.
         self._schema_violation: tuple[str, str] | None = None
         # The SDK parses date fields as ISO strings only; a number there (an epoch) is left
@@ -61,8 +59,9 @@ class ContactsSink(BatchSink):
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
-        """Keep `_sdc_deleted_at` (the SDK strips it otherwise) when deletions archive contacts."""
-        return self._keep_sdc_metadata
+        """Keep `_sdc_deleted_at` (the SDK strips it otherwise) when deletions archive contacts;
+        never otherwise (`add_record_metadata` is refused: metadata is never contact data)."""
+        return self._archive_deleted
 
     def _validate_and_parse(self, record: dict) -> dict:
         """As the SDK does, except that a record breaking its schema is rejected, not the run."""

@@ -81,12 +81,9 @@ class StateTracker:
                 self._settled_below += 1
             self._release()
 
-    def never_settles(self, sequence: int) -> None:
-        """This record is neither written nor kept: no STATE after it may ever be emitted."""
-        self.never_passes(sequence)
-
     def never_passes(self, sequence: int) -> None:
-        """No STATE after this record may be emitted, even once it settles."""
+        """No STATE after this record may be emitted, even once it settles (a record neither
+        written nor kept never does)."""
         with self._lock:
             if self._stuck_at is not None and self._stuck_at <= sequence:
                 return

@@ -45,11 +45,6 @@ class RejectTally:
         self._rejected = 0
         self._lock = threading.Lock()
 
-    @property
-    def rejected(self) -> int:
-        """Records rejected so far."""
-        return self._rejected
-
     def add(self, stream: str, record_ref: str, reason: Reason) -> None:
         """Count one rejected record (`record_ref` says which, see logvalues.py); log it while
         fewer than LOGGED_ONE_BY_ONE were."""

@@ -179,7 +179,7 @@ class ContactWriter:
                 self._hold_past_limit([sequence])
                 self._tracker.settle([sequence])
             else:
-                self._tracker.never_settles(sequence)
+                self._tracker.never_passes(sequence)
 
     def flush(self) -> None:
         """Send what is pending and wait until HubSpot answered every call."""
@@ -384,7 +384,7 @@ class ContactWriter:
                 self._hold_past_limit(sequences)
                 settled.extend(sequences)
             else:
-                self._tracker.never_settles(min(sequences))
+                self._tracker.never_passes(min(sequences))
         self._rejects.record(rejected)
         self._tracker.settle(settled)
 

@@ -81,7 +81,7 @@ def test_a_record_that_never_settles_holds_back_every_later_state():
     tracker, emitted = make_tracker()
     first, stuck = tracker.next_record(), tracker.next_record()
     tracker.receive_state({"bookmark": 1})
-    tracker.never_settles(stuck)
+    tracker.never_passes(stuck)
     later = tracker.next_record()
     tracker.receive_state({"bookmark": 3})
     tracker.settle([first, later])
@@ -94,14 +94,14 @@ def test_a_state_before_a_record_that_never_settles_is_still_emitted():
     first = tracker.next_record()
     tracker.receive_state({"bookmark": 1})
     stuck = tracker.next_record()
-    tracker.never_settles(stuck)
+    tracker.never_passes(stuck)
     tracker.settle([first])
     assert emitted == [{"bookmark": 1}]
 
 
 def test_nothing_accumulates_behind_a_record_that_never_settles():
     tracker, _ = make_tracker()
-    tracker.never_settles(tracker.next_record())
+    tracker.never_passes(tracker.next_record())
     for number in range(1000):
         tracker.settle([tracker.next_record()])
         tracker.receive_state({"bookmark": number})
