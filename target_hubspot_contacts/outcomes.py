@@ -1,20 +1,13 @@
-"""What became of each record: counters for the run summary, and the rejects file."""
+"""What became of each record: outcomes, their reasons, and the counts of the run summary."""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
-import os
 import re
 import typing as t
 
 from singer_sdk import metrics
-
-from target_hubspot_contacts.files import open_private_for_append
-from target_hubspot_contacts.jsontext import json_text
-from target_hubspot_contacts.logvalues import record_ref
-from target_hubspot_contacts.tally import RejectTally
 
 if t.TYPE_CHECKING:
     import logging
@@ -340,81 +333,3 @@ def report_run(
             metric = t.cast("metrics.Metric", MetricName(prefix + name))
             point = metrics.Point("counter", metric, value, {"run_id": run_id})
             metrics.log(metrics_logger, point)
-
-
-class Rejects:
-    """Records rejected in this run: appended to the rejects file when one is set, else logged.
-
-    A rejected record counts as settled (STATE may move past it) only once it is on disk.
-    A dry run writes no file, but settles as the real run would.
-    Each line also holds its stream's schema and key properties, so that
-    `target-hubspot-contacts-replay` can send it again as Singer messages.
-    """
-
-    def __init__(
-        self,
-        path: str | None,
-        logger: logging.Logger,
-        *,
-        run_id: str = "",
-        limit: int = 0,
-        dry_run: bool = False,
-    ) -> None:
-        self.path = path
-        self.limit = limit  # `max_rejects`: STATE stops before the first record past it
-        self.dry_run = dry_run
-        self._logger = logger
-        self._run_id = run_id
-        self._file: t.TextIO | None = None
-        self.tally = RejectTally(logger)
-        self._streams: dict[str, tuple[dict, list[str]]] = {}
-
-    def describe(self, stream: str, schema: dict, key_properties: list[str]) -> None:
-        """The schema and key properties of the stream's records from now on."""
-        self._streams[stream] = (schema, key_properties)
-
-    def describes(self, stream: str) -> tuple[dict, list[str]] | None:
-        """The schema and key properties known for a stream, if any."""
-        return self._streams.get(stream)
-
-    @property
-    def durable(self) -> bool:
-        """Whether rejected records are kept on disk (and so may be passed by STATE)."""
-        return self.path is not None
-
-    def record(self, entries: list[tuple[str, str, dict, Reason, int]]) -> None:
-        """Keep (stream, id, record, reason, position in its stream) entries; on disk before
-        this returns."""
-        for stream, id_value, _record, reason, position in entries:
-            self.tally.add(stream, record_ref(id_value, position), reason)
-        if self.path is None or self.dry_run or not entries:
-            return
-        if self._file is None:
-            self._file = open_private_for_append(self.path)
-        now = datetime.datetime.now(datetime.timezone.utc).isoformat()
-        for stream, id_value, record, reason, position in entries:
-            schema, key_properties = self._streams.get(stream, (None, None))
-            line = {
-                "run_id": self._run_id,
-                "rejected_at": now,
-                "stream": stream,
-                "position": position,
-                "id": id_value,
-                "reason": reason.as_dict(),
-                "record": record,
-                "schema": schema,
-                "key_properties": key_properties,
-            }
-            self._file.write(json_text(line) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def report(self) -> None:
-        """Log how many rejected records went unlogged, and the tally by code and property."""
-        self.tally.report(kept_in=self.path, dry_run=self.dry_run)
-
-    def close(self) -> None:
-        """Close the rejects file if it was opened."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None

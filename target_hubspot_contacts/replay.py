@@ -2,8 +2,10 @@
 
     target-hubspot-contacts-replay output/rejects.jsonl | target-hubspot-contacts --config c.json
 
-Each rejects-file line holds the record as the target received it (after `stream_maps`), its
-stream's schema and key properties. Records are printed in file order, each stream's SCHEMA
+A rejects file holds each rejected record as the target received it (after `stream_maps`);
+the line of a stream's first record in a run also holds the stream's schema and key
+properties, which the run's later lines for the stream share (earlier versions wrote them on
+every line; such files are read too). Records are printed in file order, each stream's SCHEMA
 before its first RECORD (and again if its schema changed). A file is read only as far as it
 reached when replay started, so a run appending new rejects to it never feeds itself.
 """
@@ -22,13 +24,16 @@ import msgspec
 
 from target_hubspot_contacts.jsontext import json_text
 
+_NULL = msgspec.Raw(b"null")
 
-class _RejectLine(msgspec.Struct):
+
+class _Line(msgspec.Struct):
     """The parts of a rejects-file line that replay needs; values are passed through as is."""
 
     stream: str
     record: msgspec.Raw
-    schema: msgspec.Raw = msgspec.Raw(b"null")  # lines written before replay existed lack it
+    run_id: str | None = None
+    schema: msgspec.Raw = _NULL  # on a stream's first line in a run (on every line, earlier)
     key_properties: list[str] | None = None
 
 
@@ -47,32 +52,49 @@ class ReplayError(Exception):
     """A rejects file that cannot be replayed; the message names the file and line."""
 
 
+Description = tuple[bytes, list[str]]  # a stream's schema (as written) and key properties
+
+
 def replay(paths: t.Iterable[pathlib.Path], out: t.BinaryIO) -> int:
     """Write the rejected records of these files to `out` as Singer messages; return how many."""
-    decoder = msgspec.json.Decoder(_RejectLine)
+    decoder = msgspec.json.Decoder(_Line)
     encoder = msgspec.json.Encoder()
-    schemas: dict[str, tuple[bytes, list[str]]] = {}  # last SCHEMA printed, by stream
+    printed: dict[str, Description] = {}  # last SCHEMA printed, by stream
     replayed = 0
     for path in paths:
+        described: dict[tuple[str | None, str], Description] = {}  # by run id and stream
         for number, line in _lines_present_at_start(path):
-            entry = _decode(decoder, line, f"{path}:{number}")
-            if bytes(entry.schema) == b"null":
-                msg = (
-                    f"{path}:{number}: the line has no schema; it was written before rejects "
-                    "files kept one, so it cannot be replayed as Singer messages."
-                )
-                raise ReplayError(msg)
-            described = (bytes(entry.schema), entry.key_properties or [])
-            if schemas.get(entry.stream) != described:
-                schemas[entry.stream] = described
-                schema = _Schema(entry.stream, entry.schema, described[1])
+            where = f"{path}:{number}"
+            entry = _decode(decoder, line, where)
+            description = _description(entry, described, where)
+            if printed.get(entry.stream) != description:
+                printed[entry.stream] = description
+                schema = _Schema(entry.stream, msgspec.Raw(description[0]), description[1])
                 out.write(encoder.encode(schema) + b"\n")
             out.write(encoder.encode(_Record(entry.stream, entry.record)) + b"\n")
             replayed += 1
     return replayed
 
 
-def _decode(decoder: msgspec.json.Decoder, line: bytes, where: str) -> _RejectLine:
+def _description(
+    entry: _Line, described: dict[tuple[str | None, str], Description], where: str
+) -> Description:
+    """The schema and key properties of a line's record: its own, or those of the earlier line
+    of its run and stream that held them (kept in `described`)."""
+    key = (entry.run_id, entry.stream)
+    if bytes(entry.schema) != b"null":
+        described[key] = (bytes(entry.schema), entry.key_properties or [])
+    elif key not in described:
+        msg = (
+            f"{where}: the line has no schema, and no earlier line of its run for stream "
+            f"'{entry.stream}' has one: it was written before rejects files kept schemas, or "
+            "the line that held it was removed, so it cannot be replayed as Singer messages."
+        )
+        raise ReplayError(msg)
+    return described[key]
+
+
+def _decode(decoder: msgspec.json.Decoder, line: bytes, where: str) -> _Line:
     """One line; a record holding `NaN`, `Infinity` or a lone surrogate, which msgspec refuses,
     is read as the target read it and passed on as sent, so that the target rejects it again."""
     try:
@@ -82,7 +104,7 @@ def _decode(decoder: msgspec.json.Decoder, line: bytes, where: str) -> _RejectLi
     try:
         fields = json.loads(line, parse_float=decimal.Decimal)
         sent = {name: _raw(fields[name]) for name in ("record", "schema") if name in fields}
-        return msgspec.convert({**fields, **sent}, _RejectLine)
+        return msgspec.convert({**fields, **sent}, _Line)
     except (ValueError, TypeError):  # msgspec.ValidationError is a ValueError
         msg = f"{where}: not a rejects-file line ({error})."
         raise ReplayError(msg) from None

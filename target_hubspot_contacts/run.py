@@ -9,11 +9,12 @@ from target_hubspot_contacts.auth import OAuthToken
 from target_hubspot_contacts.client import HubSpotClient
 from target_hubspot_contacts.concurrency import ConcurrencyController
 from target_hubspot_contacts.contacts import MAX_INPUTS_PER_CALL, ContactsAPI
-from target_hubspot_contacts.outcomes import Rejects, RunCounts, report_run
+from target_hubspot_contacts.outcomes import RunCounts, report_run
 from target_hubspot_contacts.outcomes_file import OutcomesFile
 from target_hubspot_contacts.portal import Portal
 from target_hubspot_contacts.progress import DEFAULT_PROGRESS_INTERVAL, ProgressReporter
 from target_hubspot_contacts.ratelimit import DailyBudget, RateGovernor
+from target_hubspot_contacts.rejects_file import Rejects
 from target_hubspot_contacts.state import StateTracker
 from target_hubspot_contacts.syncstore import open_sync_memory
 from target_hubspot_contacts.writer import ContactWriter

@@ -27,8 +27,9 @@ if t.TYPE_CHECKING:
 
     from target_hubspot_contacts.concurrency import ConcurrencyController
     from target_hubspot_contacts.contacts import ContactsAPI
-    from target_hubspot_contacts.outcomes import Outcome, Reason, Rejects, RunCounts
+    from target_hubspot_contacts.outcomes import Outcome, Reason, RunCounts
     from target_hubspot_contacts.outcomes_file import OutcomesFile
+    from target_hubspot_contacts.rejects_file import Rejects
     from target_hubspot_contacts.state import StateTracker
     from target_hubspot_contacts.syncstore import SyncMemory
 
@@ -36,6 +37,10 @@ if t.TYPE_CHECKING:
 MAX_RECORDS_PENDING = 1_000
 # A partial call goes out once its first record has waited this long, even if input stops.
 LINGER_SECONDS = 1.0
+# Records rejected before sending share an fsync of the rejects file (one per line made runs
+# with many rejects crawl): it comes with the next answer, with the flush the SDK asks for, once
+# this many wait, or once the first has waited LINGER_SECONDS; STATE passes them only after it.
+REJECTS_PER_SYNC = 1_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +119,8 @@ class ContactWriter:
         self._lock = threading.RLock()  # pending and in-flight: the main and lingering threads
         self._settle_lock = threading.Lock()  # outcomes: the worker threads
         self._first_rejects: list[int] = []  # the max_rejects + 1 lowest rejected, negated (heap)
+        self._unsynced_rejects: list[int] = []  # rejected before sending, not yet on disk
+        self._unsynced_since = 0.0  # when the first of them was rejected
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=concurrency.maximum, thread_name_prefix="hubspot-call"
         )
@@ -175,11 +182,23 @@ class ContactWriter:
             outcome = RecordOutcome(stream, id_value, "rejected", reason=reason, position=position)
             self._outcomes.write([outcome])
             self._rejects.record([(stream, id_value, record, reason, position)])
-            if self._rejects.durable:
-                self._hold_past_limit([sequence])
-                self._tracker.settle([sequence])
-            else:
+            if not self._rejects.durable:
                 self._tracker.never_passes(sequence)
+                return
+            self._hold_past_limit([sequence])
+            if not self._unsynced_rejects:
+                self._unsynced_since = time.monotonic()
+            self._unsynced_rejects.append(sequence)
+            if len(self._unsynced_rejects) >= REJECTS_PER_SYNC:
+                self._sync_rejects()
+
+    def _sync_rejects(self) -> None:
+        """Under the settle lock: put the rejects file on disk, then settle the records
+        rejected before sending that waited for it."""
+        self._rejects.sync()
+        if self._unsynced_rejects:
+            self._tracker.settle(self._unsynced_rejects)
+            self._unsynced_rejects = []
 
     def flush(self) -> None:
         """Send what is pending and wait until HubSpot answered every call."""
@@ -187,6 +206,8 @@ class ContactWriter:
             if self._pending:
                 self._send_pending()
             self._wait(until=lambda: not self._in_flight)
+        with self._settle_lock:
+            self._sync_rejects()
 
     def finish_in_flight(self) -> None:
         """Wait for calls already sent (an abandoned one leaves its records unwritten); pending
@@ -197,6 +218,8 @@ class ContactWriter:
             calls = list(self._in_flight)
             concurrent.futures.wait(calls)
             self._in_flight.clear()
+        with self._settle_lock:
+            self._sync_rejects()
         for call in calls:
             error = call.exception()
             if error is not None and not isinstance(error, CallAbandoned):
@@ -228,6 +251,7 @@ class ContactWriter:
 
     def _linger(self) -> None:
         while not self._stop_lingering.wait(LINGER_SECONDS / 4):
+            self._sync_lingering_rejects()
             if not self._lock.acquire(blocking=False):
                 continue  # the main thread is sending or waiting: nothing lingers
             try:
@@ -237,6 +261,13 @@ class ContactWriter:
                     self._submit_pending()
             finally:
                 self._lock.release()
+
+    def _sync_lingering_rejects(self) -> None:
+        """Put records rejected before sending on disk once the first has waited long enough."""
+        with self._settle_lock:
+            waited = time.monotonic() - self._unsynced_since
+            if self._unsynced_rejects and waited >= LINGER_SECONDS and self._settling:
+                self._sync_rejects()
 
     def _can_send_now(self) -> bool:
         """A free slot, no call in flight for these contacts, and no call has failed."""
@@ -386,6 +417,7 @@ class ContactWriter:
             else:
                 self._tracker.never_passes(min(sequences))
         self._rejects.record(rejected)
+        self._sync_rejects()  # one fsync: these lines, and any rejected before sending
         self._tracker.settle(settled)
 
     def _hold_past_limit(self, sequences: list[int]) -> None:

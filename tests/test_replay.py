@@ -144,6 +144,59 @@ def test_replay_reads_a_file_only_as_far_as_it_reached_when_replay_started(confi
     assert len(singer_messages(out.getvalue().decode())) == 2  # its SCHEMA and its RECORD
 
 
+def test_replay_gives_each_record_the_schema_of_its_own_run(config, tmp_path):
+    narrow = schema(properties={"email": {"type": "string"}, "plan": {"type": ["string", "null"]}})
+    rejects_of(tmp_path, config, lines([narrow, record({"email": "a", "plan": "x"})]))
+    text = lines([schema(properties=PLAN_FIELDS), *(record({"email": e}) for e in "bc")])
+    rejects = rejects_of(tmp_path, config, text)  # the next run appends to the same file
+
+    result = subprocess.run([*REPLAY, str(rejects)], capture_output=True, text=True, check=True)
+
+    messages = singer_messages(result.stdout)
+    assert [(m["type"], m.get("record", {}).get("email")) for m in messages] == [
+        ("SCHEMA", None),
+        ("RECORD", "a"),
+        ("SCHEMA", None),
+        ("RECORD", "b"),
+        ("RECORD", "c"),
+    ]
+    assert messages[0]["schema"] == narrow["schema"]
+    assert messages[2]["schema"]["properties"] == PLAN_FIELDS
+
+
+def test_replay_reads_a_file_of_an_earlier_version_with_the_schema_on_every_line(tmp_path):
+    earlier = tmp_path / "rejects.jsonl"
+    described = {"stream": "contacts", **{k: schema()[k] for k in ("schema", "key_properties")}}
+    earlier.write_text(
+        "".join(
+            json.dumps({"run_id": "r1", **described, "reason": {}, "record": {"email": email}})
+            + "\n"
+            for email in ("a", "b")
+        )
+    )
+
+    result = subprocess.run([*REPLAY, str(earlier)], capture_output=True, text=True, check=True)
+
+    messages = singer_messages(result.stdout)
+    assert [m["type"] for m in messages] == ["SCHEMA", "RECORD", "RECORD"]
+    assert messages[0]["schema"] == schema()["schema"]
+
+
+def test_a_line_whose_runs_schema_line_was_removed_is_refused_naming_the_file_and_line(
+    config, tmp_path
+):
+    rejects = rejects_of(
+        tmp_path, config, lines([schema(), record({"email": "a"}), record({"email": "b"})])
+    )
+    rejects.write_text(rejects.read_text().split("\n", 1)[1])  # the line with the schema
+
+    result = subprocess.run([*REPLAY, str(rejects)], capture_output=True, text=True, check=False)
+
+    assert result.returncode == 1
+    assert f"{rejects}:1: the line has no schema, and no earlier line of its run" in result.stderr
+    assert result.stdout == ""
+
+
 def test_a_line_without_a_schema_is_refused_naming_the_file_and_line(tmp_path):
     legacy = tmp_path / "old-rejects.jsonl"
     entry = {"rejected_at": "2026-01-01T00:00:00+00:00", "stream": "contacts", "id": "a"}
