@@ -134,8 +134,9 @@ class HubSpotClient:
         if portal_id is None:
             msg = (
                 f"HubSpot's account details (GET {path}) did not name the "
-                "portal id, which the sync store needs to key what it remembers. Turn off "
-                "`skip_unchanged` and `full_resync` until it does."
+                "portal id, which the sync store needs to key what it remembers. Until it "
+                "does, turn off `skip_unchanged` and `full_resync`, and leave `sync_store` unset "
+                "with no store at its default path."
             )
             raise HubSpotAPIError(msg, body=body)
         return portal_id

@@ -21,7 +21,14 @@ if t.TYPE_CHECKING:
     import logging
     from collections.abc import Generator
 
-    from target_hubspot_contacts.reach import Reach
+
+class FirstContact(t.Protocol):
+    """What a retry loop needs of `reach.Reach`: a budget until HubSpot first answers."""
+
+    def first_contact_deadline(self, now: float, max_retry_seconds: float) -> float | None: ...
+
+    def kept_failing(self, what: str, seconds: float, last: str) -> HubSpotAPIError: ...
+
 
 RETRYABLE_STATUSES = frozenset({423, 429, 477, 500, 502, 503, 504, 521, 523, 524})
 TRANSIENT_REQUEST_ERRORS = (
@@ -92,7 +99,7 @@ class Retrier:
         *,
         what: str,
         advice: str,
-        reach: Reach | None = None,
+        reach: FirstContact | None = None,
     ) -> T:
         """`attempt()`, retried with backoff; once the budget is spent, an error saying so.
         Before HubSpot at `api_url` has ever answered (`reach`), only its first-contact budget.
@@ -117,7 +124,7 @@ class Retrier:
         *,
         what: str,
         advice: str,
-        reach: Reach | None,
+        reach: FirstContact | None,
         started: float,
         deadline: float,
     ) -> T:

@@ -8,6 +8,7 @@ import sys
 import threading
 import typing as t
 
+import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
@@ -240,6 +241,23 @@ class TargetHubSpotContacts(Target):
             )
         except ConfigurationError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+
+    @classmethod
+    def invoke(cls, **options: t.Any) -> None:  # type: ignore[override]
+        """The SDK's entry point, with refused settings reported cause last: the SDK's own
+        report ends on a bare "Config validation failed"."""
+        try:
+            super().invoke(**options)
+        except ConfigValidationError as exc:
+            refused = exc.errors or [str(exc)]
+            cls.logger.error(
+                "The settings were refused before any call (%d %s); fix and run again:",
+                len(refused),
+                "problem" if len(refused) == 1 else "problems",
+            )
+            for problem in refused:
+                cls.logger.error("%s", problem)
+            raise click.exceptions.Exit(1) from None
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:

@@ -56,6 +56,16 @@ def test_a_misspelled_setting_stops_the_run_naming_the_closest_setting(
     assert f"Unknown setting `{typo}`: did you mean `{meant}`?" in result.stderr
 
 
+def test_a_refused_settings_reason_is_the_runs_last_line(hubspot, config, tmp_path):
+    config["write_mode"] = "upsrt"
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    last_line = result.stderr.rstrip().splitlines()[-1]
+    assert "'upsrt' is not one of ['upsert', 'update_only', 'create_only']" in last_line
+
+
 def test_every_unknown_setting_is_named_at_once(hubspot, config, tmp_path):
     config.update({"dry-run": True, "colour_scheme": "dark"})
 
