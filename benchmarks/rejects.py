@@ -56,7 +56,9 @@ def measure(args: argparse.Namespace, workdir: pathlib.Path) -> list[tuple[str, 
     """Run the target once; the table's rows."""
     rejects = workdir / "rejects.jsonl"
     source = input_file(workdir, args.records, args.columns)
-    with HubSpotEmulator(access_token=TOKEN, rate_limit=None, daily_limit=None) as emulator:
+    with HubSpotEmulator(
+        access_token=TOKEN, rate_limit=None, daily_limit=None, dated_only=True
+    ) as emulator:
         config = {
             "access_token": TOKEN,
             "api_url": emulator.url,

@@ -404,9 +404,13 @@ def test_account_details_name_the_portal_to_any_valid_token_without_scopes(path:
 
 def test_account_details_can_require_a_scope_as_hubspot_documents() -> None:
     path = "/account-info/2026-03/details"
-    with HubSpotEmulator(access_token=TOKEN, account_details_scope="oauth") as strict:
+    with HubSpotEmulator(
+        access_token=TOKEN, dated_only=True, account_details_scope="oauth"
+    ) as strict:
         refused = call(strict, "GET", path)
-    with HubSpotEmulator(access_token=TOKEN, account_details_scope="oauth", scopes=["oauth"]) as ok:
+    with HubSpotEmulator(
+        access_token=TOKEN, dated_only=True, account_details_scope="oauth", scopes=["oauth"]
+    ) as ok:
         allowed = call(ok, "GET", path)
 
     assert refused.status_code == 403
@@ -526,7 +530,7 @@ def overlapping_calls(emu: HubSpotEmulator) -> tuple[Any, Any]:
 
 
 def test_a_call_counts_against_the_window_as_it_arrives() -> None:
-    with HubSpotEmulator(access_token=TOKEN, rate_limit=1, latency=1.0) as emu:
+    with HubSpotEmulator(access_token=TOKEN, dated_only=True, rate_limit=1, latency=1.0) as emu:
         first, second = overlapping_calls(emu)
 
     assert (first.status, second.status) == (200, 429)
@@ -534,7 +538,9 @@ def test_a_call_counts_against_the_window_as_it_arrives() -> None:
 
 
 def test_counting_once_the_latency_has_passed_shows_the_other_reading() -> None:
-    with HubSpotEmulator(access_token=TOKEN, rate_limit=1, latency=1.0, count_at="answer") as emu:
+    with HubSpotEmulator(
+        access_token=TOKEN, dated_only=True, rate_limit=1, latency=1.0, count_at="answer"
+    ) as emu:
         first, second = overlapping_calls(emu)
 
     assert (first.status, second.status) == (200, 429)

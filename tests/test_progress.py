@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from target_hubspot_contacts.emulator import HubSpotEmulator
-from tests.helpers import TOKEN, contact, lines, record, run_target, schema
+from tests.helpers import TOKEN, contact, lines, local_hubspot, record, run_target, schema
 
 PROGRESS = re.compile(
     r"Progress: (?P<read>[\d,]+) records read in \d+ s; (?P<written>[\d,]+) contacts written "
@@ -80,7 +79,7 @@ def test_a_dry_runs_progress_line_says_what_would_be_written_not_what_was(
 
 
 def test_the_progress_line_says_when_calls_wait_for_the_rate_window(tmp_path):
-    with HubSpotEmulator(access_token=TOKEN, rate_limit=2, interval_ms=1500) as hubspot:
+    with local_hubspot(rate_limit=2, interval_ms=1500) as hubspot:
         config = {
             "access_token": TOKEN,
             "api_url": hubspot.url,

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from target_hubspot_contacts.emulator import HubSpotEmulator, RequestRecord
-from tests.helpers import TOKEN, contact, lines, printed_states, record, run_target, schema, state
-
-CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = "client-1", "oauth-client-secret-xyz", "refresh-abc-123"
+from tests.helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    TOKEN,
+    contact,
+    lines,
+    local_hubspot,
+    printed_states,
+    record,
+    run_target,
+    schema,
+    state,
+)
 
 
 def contacts_input(count: int, first: int = 1) -> str:
@@ -38,9 +49,7 @@ def most_in_flight(calls: list[RequestRecord]) -> int:
 
 
 def test_calls_in_flight_grow_with_hubspots_latency(tmp_path):
-    with HubSpotEmulator(
-        access_token=TOKEN, rate_limit=40, interval_ms=1000, latency=0.5
-    ) as hubspot:
+    with local_hubspot(rate_limit=40, interval_ms=1000, latency=0.5) as hubspot:
         result = run_target(tmp_path, settings(hubspot), contacts_input(60))
 
         assert result.returncode == 0, result.stderr
@@ -50,9 +59,7 @@ def test_calls_in_flight_grow_with_hubspots_latency(tmp_path):
 
 
 def test_max_concurrency_bounds_the_calls_in_flight(tmp_path):
-    with HubSpotEmulator(
-        access_token=TOKEN, rate_limit=40, interval_ms=1000, latency=0.3
-    ) as hubspot:
+    with local_hubspot(rate_limit=40, interval_ms=1000, latency=0.3) as hubspot:
         config = settings(hubspot, max_concurrency=3)
         result = run_target(tmp_path, config, contacts_input(20))
 
@@ -62,7 +69,7 @@ def test_max_concurrency_bounds_the_calls_in_flight(tmp_path):
 
 
 def test_rate_limit_share_keeps_to_its_share_of_the_window(tmp_path):
-    with HubSpotEmulator(access_token=TOKEN, rate_limit=20, interval_ms=1000) as hubspot:
+    with local_hubspot(rate_limit=20, interval_ms=1000) as hubspot:
         config = settings(hubspot, rate_limit_share=0.5)
         result = run_target(tmp_path, config, contacts_input(30))
 
@@ -73,7 +80,7 @@ def test_rate_limit_share_keeps_to_its_share_of_the_window(tmp_path):
 
 
 def test_daily_reserve_stops_before_the_budget_falls_below_it(tmp_path):
-    with HubSpotEmulator(access_token=TOKEN, daily_limit=40) as hubspot:
+    with local_hubspot(daily_limit=40) as hubspot:
         config = settings(hubspot, daily_reserve=0.5)
         result = run_target(tmp_path, config, contacts_input(40))
 
@@ -92,7 +99,7 @@ def test_daily_reserve_stops_before_the_budget_falls_below_it(tmp_path):
 
 
 def test_after_the_daily_reserve_stop_state_covers_what_was_written_and_a_rerun_resumes(tmp_path):
-    with HubSpotEmulator(access_token=TOKEN, daily_limit=60, latency=0.3) as hubspot:
+    with local_hubspot(daily_limit=60, latency=0.3) as hubspot:
         config = settings(hubspot, daily_reserve=0.5)
         result = run_target(tmp_path, config, contacts_input(40))
 
@@ -113,7 +120,7 @@ def test_after_the_daily_reserve_stop_state_covers_what_was_written_and_a_rerun_
 
 
 def test_daily_reserve_is_ignored_with_a_warning_for_oauth(tmp_path):
-    with HubSpotEmulator(access_token=TOKEN, daily_limit=10) as hubspot:
+    with local_hubspot(daily_limit=10) as hubspot:
         hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
         config = {
             "api_url": hubspot.url,

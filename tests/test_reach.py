@@ -14,7 +14,6 @@ import pytest
 import requests
 import urllib3.exceptions
 
-from target_hubspot_contacts.emulator import HubSpotEmulator
 from target_hubspot_contacts.reach import DROPS_BEFORE_VERDICT, Reach, shown_url
 from target_hubspot_contacts.retries import RetryableError
 from tests.helpers import (
@@ -251,8 +250,7 @@ def test_an_unreachable_oauth_token_endpoint_fails_at_once(tmp_path):
     )
 
 
-def test_a_hubspot_that_answered_before_is_retried_when_it_stops_answering(tmp_path):
-    hubspot = HubSpotEmulator(access_token=TOKEN).start()
+def test_a_hubspot_that_answered_before_is_retried_when_it_stops_answering(hubspot, tmp_path):
     process = start_target(tmp_path, settings(hubspot.url, max_retry_seconds=3))
     process.stdin.write(lines([schema()]))
     process.stdin.flush()
