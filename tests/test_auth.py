@@ -328,3 +328,18 @@ def test_a_fresh_token_called_expired_again_stops_instead_of_refreshing_on(hubsp
     assert "Check that `api_url` is the API of the data centre hosting the portal" in error
     assert "`client_id`, `client_secret` and `refresh_token`" in error
     assert_no_secret_in(result.stderr, result.stdout)
+
+
+def test_a_refresh_that_times_out_is_retried(hubspot, tmp_path):
+    hubspot.add_oauth_client(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+    hubspot.inject("/oauth/2026-03/token", delay=3)  # the first attempt outlasts request_timeout
+
+    result = run_target(tmp_path, oauth_config(hubspot, request_timeout=1), contacts_input())
+
+    assert result.returncode == 0, result.stderr
+    assert len(hubspot.contacts) == 3
+    refreshes = hubspot.calls("/oauth/2026-03/token")
+    assert len(refreshes) == 2
+    assert refreshes[-1].status == 200
+    assert "HubSpot call failed (no answer within `request_timeout`" in result.stderr
+    assert "1 retries" in result.stderr
