@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import runpy
 import subprocess
 import sys
@@ -87,6 +88,26 @@ def test_an_sdk_setting_that_does_nothing_here_is_refused_and_not_advertised(
     assert "Setting `load_method` does nothing for this target" in result.stderr
     assert "`write_mode`" in result.stderr
     assert not set(UNSUPPORTED_SDK_SETTINGS) & set(about_settings())
+
+
+@pytest.mark.parametrize("name", sorted(set(UNSUPPORTED_SDK_SETTINGS) - {"load_method"}))
+def test_every_refused_sdk_setting_stops_the_run_saying_why(name, hubspot, config, tmp_path):
+    config[name] = True
+
+    result = run_target(tmp_path, config, ONE_CONTACT)
+
+    assert_stopped_before_any_call(result, hubspot)
+    assert f"Setting `{name}` does nothing for this target ({UNSUPPORTED_SDK_SETTINGS[name]})" in (
+        result.stderr
+    )
+
+
+def test_the_readme_lists_every_refused_sdk_setting():
+    readme = " ".join((REPO / "README.md").read_text().split())
+    listed = re.search(r"The SDK's ((?:`\w+`,? (?:and )?)+)do nothing for this target", readme)
+
+    assert listed, "the README's sentence on refused SDK settings is gone"
+    assert set(re.findall(r"`(\w+)`", listed[1])) == set(UNSUPPORTED_SDK_SETTINGS)
 
 
 def test_the_sdk_settings_that_work_here_are_accepted(hubspot, config, tmp_path):
