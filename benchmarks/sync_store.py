@@ -2,9 +2,12 @@
 
 Prints a markdown table: HubSpot calls, wall time and peak memory of the first run (every contact
 written) and of the rerun on the same input (every contact unchanged), then CPU per record on
-that unchanged path beside a do-nothing singer-sdk target (`noop_target.py`) on the same input.
+that unchanged path beside a do-nothing singer-sdk target (`noop_target.py`) on the same input,
+and the unchanged run's peak memory for a small input beside the large one (memory stays flat).
 The first run goes against the local HubSpot server with latency and a rate limit like a real
-portal's; the reruns make no write call, so only their own CPU bounds them.
+portal's; the reruns make no write call, so only their own CPU bounds them. The first run sets
+`full_resync`, so it writes every contact even where a store kept in `--workdir` (or named by
+`--store`) remembers an earlier invocation's.
 
     .venv/bin/python benchmarks/sync_store.py
     .venv/bin/python benchmarks/sync_store.py --store postgresql+psycopg://user@host/db
@@ -43,21 +46,29 @@ from target_hubspot_contacts.emulator import HubSpotEmulator
 
 
 def run_sync(
-    args: argparse.Namespace, workdir: pathlib.Path, emulator: HubSpotEmulator, label: str
+    args: argparse.Namespace,
+    workdir: pathlib.Path,
+    emulator: HubSpotEmulator,
+    label: str,
+    *,
+    records: int,
+    full_resync: bool = False,
 ) -> tuple[ProcessRun, int]:
-    """One run of the target with `skip_unchanged`; its usage and the batch calls it made."""
+    """One run of the target with `skip_unchanged` on the first `records` contacts; its usage
+    and the batch calls it made. `full_resync` writes every contact, remembered or not."""
     config = {
         "access_token": TOKEN,
         "api_url": emulator.url,
         "skip_unchanged": True,
+        "full_resync": full_resync,
         "sync_store": args.store or str(workdir / "sync.db"),
     }
     calls_before = batch_calls(emulator)
-    source = input_file(workdir, args.records)
+    source = input_file(workdir, records)
     command = target_command(write_config(workdir, f"{label}-config", config))
     run = run_process(command, source, workdir, label, args.timeout)
     run.check()
-    if last_state(run.stdout) != final_bookmark(args.records):
+    if last_state(run.stdout) != final_bookmark(records):
         sys.exit(f"{label}: the last STATE printed is not the input's last; see {run.stdout}")
     return run, batch_calls(emulator) - calls_before
 
@@ -86,18 +97,28 @@ def measure(args: argparse.Namespace, workdir: pathlib.Path) -> list[tuple[str, 
         interval_ms=args.interval_ms,
         daily_limit=None,
         latency=args.latency_ms / 1000,
+        dated_only=True,  # as HubSpot after retiring /v1/-/v4/ paths
     ).start()
     try:
-        first, first_calls = run_sync(args, workdir, emulator, "first")
+        first, first_calls = run_sync(
+            args, workdir, emulator, "first", records=args.records, full_resync=True
+        )
         if emulator.stats()["contacts"] != args.records:
             sys.exit(f"first run: {emulator.stats()['contacts']} contacts, not {args.records}")
         reruns, noops = [], []
         for repeat in range(args.repeat):
-            reruns.append(run_sync(args, workdir, emulator, f"unchanged-{repeat}"))
+            reruns.append(
+                run_sync(args, workdir, emulator, f"unchanged-{repeat}", records=args.records)
+            )
             noops.append(run_noop(args, workdir, f"noop-{repeat}"))
+        small, small_calls = run_sync(
+            args, workdir, emulator, "unchanged-small", records=args.small_records
+        )
     finally:
         emulator.stop()
-    return rows(args, first, first_calls, reruns, noops)
+    if small_calls:
+        sys.exit(f"unchanged-small: {small_calls} batch calls for rows the store remembers")
+    return [*rows(args, first, first_calls, reruns, noops), memory_row(args, small, reruns)]
 
 
 def rows(
@@ -137,10 +158,29 @@ def rows(
     ]
 
 
+def memory_row(
+    args: argparse.Namespace, small: ProcessRun, reruns: list[tuple[ProcessRun, int]]
+) -> tuple[str, ...]:
+    """The unchanged run's peak memory for the small input beside the large one."""
+    large = max(run.max_rss_mib for run, _ in reruns)
+    return (
+        f"Peak memory, all unchanged, {args.small_records:,} / {args.records:,} records",
+        f"{small.max_rss_mib:.0f} MiB / {large:.0f} MiB",
+        "flat in input size",
+        "",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The benchmark's options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000, help="contacts in the input")
+    parser.add_argument(
+        "--small-records",
+        type=int,
+        default=10_000,
+        help="the smaller input whose unchanged run's peak memory is shown beside --records'",
+    )
     parser.add_argument("--latency-ms", type=float, default=150.0, help="emulator latency per call")
     parser.add_argument("--rate-limit", type=int, default=190, help="calls per window")
     parser.add_argument("--interval-ms", type=int, default=10_000, help="rate-limit window")
@@ -167,7 +207,10 @@ def report(args: argparse.Namespace, workdir: pathlib.Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run in a work directory (a temporary one by default), print the results."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not 0 < args.small_records < args.records:
+        parser.error("--small-records must be above 0 and below --records")
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
     temporary = tempfile.TemporaryDirectory(prefix="hubspot-sync-bench-")
