@@ -132,7 +132,10 @@ class TargetHubSpotContacts(Target):
         th.Property(
             "outcomes_path",
             th.StringType,
-            description="JSONL file with one line per record read: what became of it, and why.",
+            description=(
+                "JSONL file with one line per record read: what became of it, and why. "
+                "A file of its own, not the `rejects_path` file."
+            ),
         ),
         th.Property(
             "log_values",
