@@ -47,7 +47,7 @@ class Rejects:
         self._run_id = run_id
         self._file: t.TextIO | None = None
         self._unsynced = False  # lines written since the last fsync
-        self.tally = RejectTally(logger)
+        self.tally = RejectTally(logger, dry_run=dry_run)
         self._streams: dict[str, Description] = {}
         self._written: dict[str, Description] = {}  # the schema last written, by stream
 

@@ -39,8 +39,9 @@ class _Row:
 class RejectTally:
     """Logs the first rejected records one by one and counts every one by code and property."""
 
-    def __init__(self, logger: logging.Logger) -> None:
+    def __init__(self, logger: logging.Logger, *, dry_run: bool = False) -> None:
         self._logger = logger
+        self._verb = "Would reject" if dry_run else "Rejected"  # a dry run rejects nothing
         self._rows: dict[tuple[str, str | None, str | None], _Row] = {}
         self._rejected = 0
         self._lock = threading.Lock()
@@ -52,7 +53,8 @@ class RejectTally:
             self._rejected += 1
             if self._rejected <= LOGGED_ONE_BY_ONE:
                 self._logger.error(
-                    "Rejected record from stream '%s' (%s): %s",
+                    "%s record from stream '%s' (%s): %s",
+                    self._verb,
                     stream,
                     record_ref,
                     reason_text(reason),
