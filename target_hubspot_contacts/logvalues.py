@@ -41,8 +41,11 @@ def shown(value: object) -> str:
 
 
 def record_ref(id_value: object, position: int) -> str:
-    """How a log line names a record: `id 'ada@example.com'`, or `record 3 of the stream`."""
-    return f"id {shown(id_value)}" if _values_shown else f"record {position} of the stream"
+    """How a log line names a record: `id 'ada@example.com'`, or `record 3 of the stream` (values
+    hidden, or no id known)."""
+    if _values_shown and id_value is not None:
+        return f"id {shown(id_value)}"
+    return f"record {position} of the stream"
 
 
 def reason_text(reason: Reason) -> str:

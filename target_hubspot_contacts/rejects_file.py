@@ -1,9 +1,11 @@
 """The rejects file (`rejects_path`): a line per rejected record, with its reason, and on the
 first of a stream in a run the stream's schema, so that `target-hubspot-contacts-replay` can
-send them again."""
+send them again. Records are kept as the tap sent them, before `stream_maps`, so that a replay
+through the same settings makes the run again."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import typing as t
@@ -20,6 +22,15 @@ if t.TYPE_CHECKING:
 
 # What a stream's records look like: its schema and key properties.
 Description = tuple[dict, list[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class SentRecord:
+    """A record as the tap sent it, before `stream_maps`: what the rejects file keeps."""
+
+    stream: str  # the tap's stream name
+    record: dict
+    number: int  # among the RECORD messages the run read: 1 for the first
 
 
 class Rejects:
@@ -52,7 +63,7 @@ class Rejects:
         self._written: dict[str, Description] = {}  # the schema last written, by stream
 
     def describe(self, stream: str, schema: dict, key_properties: list[str]) -> None:
-        """The schema and key properties of the stream's records from now on."""
+        """The schema and key properties of the tap's stream from now on (before `stream_maps`)."""
         self._streams[stream] = (schema, key_properties)
 
     def describes(self, stream: str) -> Description | None:
@@ -64,10 +75,11 @@ class Rejects:
         """Whether rejected records are kept on disk (and so may be passed by STATE)."""
         return self.path is not None
 
-    def record(self, entries: list[tuple[str, str, dict, Reason, int]]) -> None:
-        """Keep (stream, id, record, reason, position in its stream) entries: their lines are
-        written now, and on disk once `sync` returns."""
-        for stream, id_value, _record, reason, position in entries:
+    def record(self, entries: list[tuple[str, object, SentRecord, Reason, int]]) -> None:
+        """Keep (stream, id, record as sent, reason, position in its stream) entries, `stream`
+        being the one the record reached after `stream_maps`: their lines are written now, and
+        on disk once `sync` returns."""
+        for stream, id_value, _sent, reason, position in entries:
             self.tally.add(stream, record_ref(id_value, position), reason)
         if self.path is None or self.dry_run or not entries:
             return
@@ -75,16 +87,18 @@ class Rejects:
             self._file = open_private_for_append(self.path)
         now = datetime.datetime.now(datetime.timezone.utc).isoformat()
         lines = []
-        for stream, id_value, record, reason, position in entries:
+        for stream, id_value, sent, reason, position in entries:
             line = {
                 "run_id": self._run_id,
                 "rejected_at": now,
-                "stream": stream,
+                "stream": sent.stream,
+                **({"mapped_stream": stream} if stream != sent.stream else {}),
                 "position": position,
                 "id": id_value,
                 "reason": reason.as_dict(),
-                "record": record,
-                **self._description_once(stream),
+                "record_number": sent.number,
+                "record": sent.record,
+                **self._description_once(sent.stream),
             }
             lines.append(json_text(line))
         self._file.write("\n".join(lines) + "\n")

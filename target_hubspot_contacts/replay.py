@@ -2,12 +2,15 @@
 
     target-hubspot-contacts-replay output/rejects.jsonl | target-hubspot-contacts --config c.json
 
-A rejects file holds each rejected record as the target received it (after `stream_maps`);
-the line of a stream's first record in a run also holds the stream's schema and key
-properties, which the run's later lines for the stream share (earlier versions wrote them on
-every line; such files are read too). Records are printed in file order, each stream's SCHEMA
-before its first RECORD (and again if its schema changed). A file is read only as far as it
-reached when replay started, so a run appending new rejects to it never feeds itself.
+A rejects file holds each rejected record as the tap sent it (before `stream_maps`), under
+the tap's stream name, so that a replay through the same settings makes the same run again
+(earlier versions kept records after `stream_maps`; such files are read too). The line of a
+stream's first record in a run also holds the stream's schema and key properties, which the
+run's later lines for the stream share (earlier versions wrote them on every line). Records
+are printed in file order, each stream's SCHEMA before its first RECORD (and again if its
+schema changed); a record that `stream_maps` sent to several streams, and that more than one
+of them rejected, is printed once. A file is read only as far as it reached when replay
+started, so a run appending new rejects to it never feeds itself.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class _Line(msgspec.Struct):
     run_id: str | None = None
     schema: msgspec.Raw = _NULL  # on a stream's first line in a run (on every line, earlier)
     key_properties: list[str] | None = None
+    record_number: int | None = None  # among the records its run read (not in earlier files)
 
 
 class _Schema(msgspec.Struct, tag="SCHEMA", tag_field="type"):
@@ -60,6 +64,7 @@ def replay(paths: t.Iterable[pathlib.Path], out: t.BinaryIO) -> int:
     decoder = msgspec.json.Decoder(_Line)
     encoder = msgspec.json.Encoder()
     printed: dict[str, Description] = {}  # last SCHEMA printed, by stream
+    seen: dict[str | None, set[int]] = {}  # the record numbers printed, by run id
     replayed = 0
     for path in paths:
         described: dict[tuple[str | None, str], Description] = {}  # by run id and stream
@@ -67,6 +72,11 @@ def replay(paths: t.Iterable[pathlib.Path], out: t.BinaryIO) -> int:
             where = f"{path}:{number}"
             entry = _decode(decoder, line, where)
             description = _description(entry, described, where)
+            if entry.record_number is not None:
+                printed_of_run = seen.setdefault(entry.run_id, set())
+                if entry.record_number in printed_of_run:
+                    continue  # rejected from another of the streams its maps made
+                printed_of_run.add(entry.record_number)
             if printed.get(entry.stream) != description:
                 printed[entry.stream] = description
                 schema = _Schema(entry.stream, msgspec.Raw(description[0]), description[1])

@@ -14,7 +14,7 @@ from target_hubspot_contacts.outcomes_file import OutcomesFile
 from target_hubspot_contacts.portal import Portal
 from target_hubspot_contacts.progress import DEFAULT_PROGRESS_INTERVAL, ProgressReporter
 from target_hubspot_contacts.ratelimit import DailyBudget, RateGovernor
-from target_hubspot_contacts.rejects_file import Rejects
+from target_hubspot_contacts.rejects_file import Rejects, SentRecord
 from target_hubspot_contacts.state import StateTracker
 from target_hubspot_contacts.syncstore import open_sync_memory
 from target_hubspot_contacts.writer import ContactWriter
@@ -74,6 +74,8 @@ class Run:
         # A dry run loads nothing, so it has nothing to checkpoint.
         self.tracker = StateTracker(_discard if self.dry_run else emit_state)
         self.counts = RunCounts()
+        self.received: SentRecord | None = None  # the RECORD message being read, as sent
+        self._records_received = 0
         self.run_id = str(uuid.uuid4())
         self.rejects = Rejects(
             config.get("rejects_path"),
@@ -129,16 +131,25 @@ class Run:
         )
         self.progress.start()
 
+    def receive(self, stream: str, record: dict) -> None:
+        """A RECORD message is being read: keep its record as the tap sent it (before
+        `stream_maps`), for the rejects file."""
+        self._records_received += 1
+        self.received = SentRecord(stream, record, self._records_received)
+
     def describe_stream(self, name: str, schema: dict, key_properties: list[str]) -> None:
-        """Keep a stream's schema for the rejects file (replay needs it); records still pending
-        under an older schema of the stream are settled first."""
+        """Keep the schema of a tap's stream (before `stream_maps`) for the rejects file (replay
+        needs it); records still pending under an older schema of the stream are settled first."""
         if self.rejects.describes(name) not in (None, (schema, key_properties)):
             self.writer.flush()
         self.rejects.describe(name, schema, key_properties)
 
-    def finish(self, logger: logging.Logger, *, wait: bool = True) -> None:
+    def finish(
+        self, logger: logging.Logger, *, wait: bool = True, ended_by: str | None = None
+    ) -> None:
         """Let calls in flight finish (unless not `wait`: their answers are then ignored),
-        report once, release files; later calls do nothing."""
+        report once, release files; later calls do nothing. `ended_by`: what ended a run that
+        fails or is stopped, for the outcome of each record it leaves unwritten."""
         if self._finished:
             return
         self._finished = True
@@ -149,6 +160,10 @@ class Run:
         self.writer.close(wait=wait)
         if self.memory is not None:
             self.memory.close()
+        try:
+            self.outcomes.write_not_written(ended_by or "it was never settled")
+        except OSError as exc:  # the report and the run's own error still follow
+            logger.error("The outcomes file could not be completed: %s", exc)
         self.rejects.report()
         report_run(
             logger,

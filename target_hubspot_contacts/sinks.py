@@ -18,7 +18,9 @@ if t.TYPE_CHECKING:
     from singer_sdk import Target
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
+    from target_hubspot_contacts.rejects_file import SentRecord
     from target_hubspot_contacts.run import RunningTarget
+    from target_hubspot_contacts.writer import Received
 
 
 class ContactsSink(BatchSink):
@@ -35,7 +37,6 @@ class ContactsSink(BatchSink):
         self._archive_deleted = bool(target.config.get("archive_deleted"))
         super().__init__(target, stream_name, schema, key_properties)
         self._run = t.cast("RunningTarget", target).run
-        self._run.describe_stream(stream_name, self.schema, list(self.key_properties or []))
         self._mapper = self._run.portal.mapper_for(stream_name, schema)
         # Of the record being processed: what is wrong, and the same without its values.
         self._schema_violation: tuple[str, str] | None = None
@@ -114,26 +115,34 @@ class ContactsSink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
         """Map the record and queue it, or reject it here if HubSpot would refuse it."""
-        sequence = self._run.tracker.next_record()
+        read_id = record.get(self._mapper.id_field)
+        received = self._receive(read_id)
         if self._schema_violation is not None:
             reason = _invalid_record_reason(*self._schema_violation)
             self._schema_violation = None
-            self._reject(sequence, record, reason)
+            self._run.writer.reject(received, read_id, reason)
             return
         try:
             if self._archive_deleted and record.get("_sdc_deleted_at"):
                 id_value = self._mapper.id_value(record)
-                self._run.writer.add(id_value, {}, sequence, self.stream_name, record, archive=True)
+                self._run.writer.add(received, id_value, {}, archive=True)
                 return
             id_value, properties = self._mapper.map(record)
         except RecordRejected as rejection:
-            self._reject(sequence, record, _local_reason(rejection))
+            self._run.writer.reject(received, read_id, _local_reason(rejection))
             return
-        self._run.writer.add(id_value, properties, sequence, self.stream_name, record)
+        self._run.writer.add(received, id_value, properties)
 
-    def _reject(self, sequence: int, record: dict, reason: Reason) -> None:
-        id_value = record.get(self._mapper.id_field)
-        self._run.writer.reject(sequence, self.stream_name, id_value, record, reason)
+    def reject_unmapped(self, reason: Reason) -> None:
+        """Reject the record being read, which `stream_maps` failed on before it reached this
+        stream (so it has no id here)."""
+        self.tally_record_read()  # as for any record: the drain at the end then settles it
+        self._run.writer.reject(self._receive(None), None, reason)
+
+    def _receive(self, id_value: object) -> Received:
+        """Number the record being read; the rejects file keeps it as the tap sent it."""
+        sent = t.cast("SentRecord", self._run.received)  # set by the target for each RECORD
+        return self._run.writer.receive(self.stream_name, id_value, sent)
 
     def process_batch(self, context: dict) -> None:  # noqa: ARG002
         """Send every pending contact and wait until HubSpot answered for all of them."""

@@ -32,9 +32,14 @@ from target_hubspot_contacts.run import Run
 from target_hubspot_contacts.settings import hide_secret_values, problems, withdraw_unsupported
 from target_hubspot_contacts.sinks import ContactsSink
 from target_hubspot_contacts.state import state_text
+from target_hubspot_contacts.stream_maps import map_failure_reason, map_record_by_record
 
 if t.TYPE_CHECKING:
     from types import FrameType
+
+    from singer_sdk.mapper import StreamMap
+
+    from target_hubspot_contacts.rejects_file import SentRecord
 
 # Sent by a worker thread to the main thread when a call fails: it wakes a blocking read of input.
 CALL_FAILED_SIGNAL = getattr(signal, "SIGUSR1", None)
@@ -309,6 +314,34 @@ class TargetHubSpotContacts(Target):
             )
         return self._run
 
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """As the SDK does; then the stream's maps fail record by record, and the rejects file
+        knows the stream's schema as the tap sent it (replay sends it so)."""
+        super()._process_schema_message(message_dict)
+        stream = message_dict["stream"]
+        map_record_by_record(self.mapper, stream, self._stream_map_failed)
+        keys = list(message_dict.get("key_properties") or [])
+        self.run.describe_stream(stream, message_dict["schema"], keys)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """As the SDK does, keeping the record as the tap sent it (before `stream_maps`) for
+        the rejects file, so that replay through the same settings makes the same run."""
+        self._assert_line_requires(message_dict, requires={"stream", "record"})
+        if self._run is not None:  # else no SCHEMA came yet, and the SDK stops the run
+            self._run.receive(message_dict["stream"], message_dict["record"])
+        super()._process_record_message(message_dict)
+
+    def _stream_map_failed(self, stream_map: StreamMap, error: Exception) -> None:
+        """A map failed on the record being read: reject the record from the map's stream. An
+        error that only surfaced there (a signal, a failed call) still ends the run."""
+        run = self.run
+        if isinstance(error, TerminationRequested) or error is run.writer.failure:
+            raise error
+        self._assert_sink_exists(stream_map.stream_alias)
+        sink = t.cast("ContactsSink", self.get_sink(stream_map.stream_alias))
+        stream = t.cast("SentRecord", run.received).stream  # the tap's, before the maps
+        sink.reject_unmapped(map_failure_reason(stream, stream_map.stream_alias, error))
+
     def _process_state_message(self, message_dict: dict) -> None:
         """Hold each STATE until the records before it are in HubSpot (the SDK would not)."""
         self._assert_line_requires(message_dict, requires={"value"})
@@ -342,7 +375,9 @@ class TargetHubSpotContacts(Target):
         elif not expected:
             self.logger.error("Unexpected error:\n%s", traceback_text(error))
         if self._run is not None:
-            self._run.finish(self.logger, wait=isinstance(error, DailyReserveError))
+            cause = str(error) if expected else f"{type(error).__name__}: {error}"
+            wait = isinstance(error, DailyReserveError)
+            self._run.finish(self.logger, wait=wait, ended_by=cause)
         if expected:
             self.logger.error("%s", error)  # the message is the whole story: no traceback
         else:
@@ -430,7 +465,7 @@ class TargetHubSpotContacts(Target):
             self._run.writer.finish_in_flight()
         except Exception as exc:  # reported; the summary and the verdict follow
             self.logger.error("%s", exc)
-        self._run.finish(self.logger)
+        self._run.finish(self.logger, ended_by=f"stopped by signal {signum}")
         if self._what_is_incomplete():
             self.logger.error("Stopped by signal %d: %s", signum, self._left_after_signal())
             sys.exit(128 + signum)

@@ -29,7 +29,7 @@ if t.TYPE_CHECKING:
     from target_hubspot_contacts.contacts import ContactsAPI
     from target_hubspot_contacts.outcomes import Outcome, Reason, RunCounts
     from target_hubspot_contacts.outcomes_file import OutcomesFile
-    from target_hubspot_contacts.rejects_file import Rejects
+    from target_hubspot_contacts.rejects_file import Rejects, SentRecord
     from target_hubspot_contacts.state import StateTracker
     from target_hubspot_contacts.syncstore import SyncMemory
 
@@ -44,14 +44,21 @@ REJECTS_PER_SYNC = 1_000
 
 
 @dataclasses.dataclass(frozen=True)
+class Received:
+    """A record handed to the writer: its number in the run, and its place in its stream."""
+
+    sequence: int
+    stream: str  # the stream it reached (after `stream_maps`)
+    position: int  # in its stream: 1 for the stream's first record (the log names it so)
+    sent: SentRecord  # as the tap sent it, for the rejects file
+
+
+@dataclasses.dataclass(frozen=True)
 class Source:
     """One record merged into a pending contact."""
 
-    stream: str
-    record: dict  # as received, for the rejects file
-    sequence: int
+    received: Received
     properties: dict[str, str]  # its own mapped properties
-    position: int  # in its stream: 1 for the stream's first record (the log names it so)
 
 
 @dataclasses.dataclass
@@ -132,21 +139,21 @@ class ContactWriter:
         )
         self._lingering.start()
 
+    def receive(self, stream: str, id_value: object, sent: SentRecord) -> Received:
+        """Number a record read from `stream` (after `stream_maps`); the outcomes file owes it
+        a line from now on."""
+        sequence = self._tracker.next_record()
+        self._positions[stream] += 1
+        position = self._positions[stream]
+        self._outcomes.expect(sequence, stream, id_value, position)
+        return Received(sequence, stream, position, sent)
+
     def add(
-        self,
-        id_value: str,
-        properties: dict,
-        sequence: int,
-        stream: str,
-        record: dict,
-        *,
-        archive: bool = False,
+        self, received: Received, id_value: str, properties: dict, *, archive: bool = False
     ) -> None:
         """Queue a mapped record (or a deletion); send a call once enough contacts are pending."""
         with self._lock:
-            self._positions[stream] += 1
-            source = Source(stream, record, sequence, properties, self._positions[stream])
-            self._add(source, id_value, archive=archive)
+            self._add(Source(received, properties), id_value, archive=archive)
 
     def _add(self, source: Source, id_value: str, *, archive: bool) -> None:
         identity = self._api.identity(id_value)
@@ -171,17 +178,17 @@ class ContactWriter:
             with self._busy():
                 self._send_pending()
 
-    def reject(
-        self, sequence: int, stream: str, id_value: str, record: dict, reason: Reason
-    ) -> None:
+    def reject(self, received: Received, id_value: object, reason: Reason) -> None:
         """Record a record refused before sending."""
-        self._positions[stream] += 1
-        position = self._positions[stream]
+        sequence, stream, position = received.sequence, received.stream, received.position
         with self._settle_lock:
             self._counts.count(Rejected(reason), records=1)
-            outcome = RecordOutcome(stream, id_value, "rejected", reason=reason, position=position)
+            # Its line in the rejects file first: a record that cannot be kept is not_written.
+            self._rejects.record([(stream, id_value, received.sent, reason, position)])
+            outcome = RecordOutcome(
+                stream, id_value, "rejected", reason=reason, position=position, sequence=sequence
+            )
             self._outcomes.write([outcome])
-            self._rejects.record([(stream, id_value, record, reason, position)])
             if not self._rejects.durable:
                 self._tracker.never_passes(sequence)
                 return
@@ -385,7 +392,7 @@ class ContactWriter:
 
     def _settle(self, outcomes: list[tuple[PendingContact, Outcome]]) -> None:
         settled: list[int] = []
-        rejected: list[tuple[str, str, dict, Reason, int]] = []
+        rejected: list[tuple[str, object, SentRecord, Reason, int]] = []
         self._outcomes.write(
             record_outcome
             for contact, outcome in outcomes
@@ -395,19 +402,21 @@ class ContactWriter:
             self._counts.count(outcome, records=len(contact.sources))
             if isinstance(outcome, Skipped):
                 first = contact.sources[0]
-                line = skipped_text(contact.id_value, first.stream, first.position, outcome)
+                line = skipped_text(
+                    contact.id_value, first.received.stream, first.received.position, outcome
+                )
                 self._logger.debug("%s", line)
-            sequences = [source.sequence for source in contact.sources]
+            sequences = [source.received.sequence for source in contact.sources]
             if not isinstance(outcome, Rejected):
                 settled.extend(sequences)
                 continue
             rejected.extend(
                 (
-                    source.stream,
+                    source.received.stream,
                     contact.id_value,
-                    source.record,
+                    source.received.sent,
                     outcome.reason.with_values(source.properties),
-                    source.position,
+                    source.received.position,
                 )
                 for source in contact.sources
             )
@@ -448,11 +457,12 @@ def _each_record(contact: PendingContact, outcome: Outcome) -> list[RecordOutcom
     if isinstance(outcome, Rejected):
         return [
             RecordOutcome(
-                source.stream,
+                source.received.stream,
                 contact.id_value,
                 name,
                 reason=outcome.reason,
-                position=source.position,
+                position=source.received.position,
+                sequence=source.received.sequence,
             )
             for source in contact.sources
         ]
@@ -460,14 +470,15 @@ def _each_record(contact: PendingContact, outcome: Outcome) -> list[RecordOutcom
     unconfirmed = isinstance(outcome, Written) and not outcome.confirmed
     return [
         RecordOutcome(
-            source.stream,
+            source.received.stream,
             contact.id_value,
             name,
             outcome.record_id,
             why=why,
             merged=index > 0,
             unconfirmed=unconfirmed,
-            position=source.position,
+            position=source.received.position,
+            sequence=source.received.sequence,
         )
         for index, source in enumerate(contact.sources)
     ]

@@ -8,7 +8,10 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 import typing as t
+
+import pytest
 
 from target_hubspot_contacts.emulator import HubSpotEmulator
 
@@ -141,3 +144,12 @@ def start_target(
 def printed_states(stdout: str) -> list[dict]:
     """The STATE values the target printed, in order."""
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def wait_for(condition: t.Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Wait until `condition()` is true; fail the test naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)

@@ -7,10 +7,8 @@ import datetime
 import json
 import pathlib
 import subprocess
-import time
 import typing as t
 
-import pytest
 import sqlalchemy as sa
 
 from target_hubspot_contacts.emulator import HubSpotEmulator
@@ -118,11 +116,3 @@ def run_ok(tmp_path, config: dict, text: str) -> subprocess.CompletedProcess[str
     result = run_target(tmp_path, config, text)
     assert result.returncode == 0, result.stderr
     return result
-
-
-def wait_for(condition: t.Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)

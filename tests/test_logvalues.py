@@ -56,6 +56,10 @@ def test_a_record_is_named_by_its_id_while_values_are_shown():
     assert record_ref("zq@example.org", 3) == "id 'zq@example.org'"
 
 
+def test_a_record_without_an_id_is_named_by_its_position():
+    assert record_ref(None, 3) == "record 3 of the stream"
+
+
 @pytest.mark.usefixtures("values_hidden")
 def test_a_record_is_named_by_its_position_when_values_are_hidden():
     assert record_ref("zq@example.org", 3) == "record 3 of the stream"

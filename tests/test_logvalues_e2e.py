@@ -19,7 +19,9 @@ from tests.helpers import (
     record,
     run_target,
     schema,
+    start_target,
     state,
+    wait_for,
 )
 
 MARK = "zq"
@@ -208,7 +210,7 @@ def test_with_log_values_false_a_dry_run_logs_no_value_or_id(hubspot, config, tm
         "Skipped contact of record 2 of stream 'contacts': no contact with its email; "
         "update_only never creates."
     ) in result.stderr
-    assert "Rejected record from stream 'contacts' (record 3 of the stream)" in result.stderr
+    assert "Would reject record from stream 'contacts' (record 3 of the stream)" in result.stderr
     assert_no_value_in(result.stderr, hubspot.contacts[0]["id"])
 
 
@@ -269,18 +271,43 @@ def test_with_log_values_false_an_unreadable_input_line_ends_the_run_without_quo
     assert_no_value_in(result.stderr)
 
 
-def test_with_log_values_false_an_unexpected_error_is_logged_without_its_message(config, tmp_path):
-    # int('zq-Ada') fails with a message quoting the value.
+def test_with_log_values_false_an_unexpected_error_is_logged_without_its_message(
+    hubspot, config, tmp_path
+):
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(HIDE_VALUES, rejects_path=str(rejects))
+    process = start_target(tmp_path, config)
+    process.stdin.write(contacts_input(person(1)))
+    process.stdin.flush()
+    wait_for(lambda: hubspot.calls("/batch/upsert"), "the first call")  # the start is checked
+    rejects.mkdir()  # the rejects file can no longer be written, as on a broken disk
+
+    _, stderr = process.communicate(lines([record({"email": "zq-not-an-email"})]), 60)
+
+    assert process.returncode == 1
+    assert "Traceback (most recent call last):" in stderr
+    assert stderr.rstrip().endswith(
+        "Stopped by an unexpected error (traceback above): IsADirectoryError (its message is "
+        "not shown: `log_values` is false)"
+    )
+    assert_no_value_in(stderr)
+
+
+def test_with_log_values_false_a_stream_map_failing_on_a_record_rejects_it_unquoted(
+    config, tmp_path
+):
+    # int('Zq1') fails with a message quoting the value.
     config.update(HIDE_VALUES, stream_maps={"contacts": {"first_name": "int(first_name)"}})
 
     result = run_target(tmp_path, config, contacts_input(person(1)))
 
     assert result.returncode == 1
-    assert "Traceback (most recent call last):" in result.stderr
-    assert result.stderr.rstrip().endswith(
-        "Stopped by an unexpected error (traceback above): ValueError (its message is not "
-        "shown: `log_values` is false)"
-    )
+    assert (
+        "Rejected record from stream 'contacts' (record 1 of the stream): `stream_maps` failed "
+        "on this record of stream 'contacts': ValueError (its message is not shown: "
+        "`log_values` is false) [STREAM_MAP_FAILED]"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
     assert_no_value_in(result.stderr)
 
 

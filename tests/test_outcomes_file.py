@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import collections
 import json
+import re
+import signal
 import stat
 
 import pytest
 
-from tests.helpers import contact, lines, record, run_target, schema
+from tests.helpers import (
+    TOKEN,
+    contact,
+    lines,
+    local_hubspot,
+    record,
+    run_target,
+    schema,
+    start_target,
+    state,
+    wait_for,
+)
 
 HUBSPOT_REFUSES = "grace@example..com"  # passes the target's check, not HubSpot's
 DELETABLE = {
@@ -212,3 +225,118 @@ def test_a_create_whose_answer_was_lost_is_created_unconfirmed_with_its_record_i
     (line,) = read_lines(outcomes)
     assert (line["outcome"], line["unconfirmed"]) == ("created", True)
     assert line["record_id"] == hubspot.contact(email="person1@example.com")["id"]
+
+
+# --- a run that fails or is stopped still accounts for every record read ---------------------
+
+
+def records_read(stderr: str) -> int:
+    """The records read, as the run's summary says."""
+    return int(re.search(r"(\d+) records read", stderr).group(1))
+
+
+def not_written(path) -> list[dict]:
+    return [line for line in read_lines(path) if line["outcome"] == "not_written"]
+
+
+def test_a_run_whose_retry_budget_runs_out_has_a_line_for_every_record_read(
+    hubspot, config, files, tmp_path
+):
+    outcomes, _ = files
+    config.update(max_retry_seconds=1, batch_size_rows=2)
+    hubspot.inject("/batch/upsert", status=503, times=1000)
+    messages = [schema(), *(record(contact(n)) for n in range(1, 6)), record({"email": "nope"})]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 1
+    written = read_lines(outcomes)
+    assert len(written) == records_read(result.stderr) == 6
+    assert collections.Counter(line["outcome"] for line in written) == {
+        "not_written": 5,
+        "rejected": 1,
+    }
+    unwritten = not_written(outcomes)
+    assert [line["id"] for line in unwritten] == [f"person{n}@example.com" for n in range(1, 6)]
+    assert [line["position"] for line in unwritten] == [1, 2, 3, 4, 5]
+    last_line = result.stderr.rstrip().splitlines()[-1]
+    reason = unwritten[0]["reason"]["message"]
+    assert reason.startswith("The run ended before this record was written or rejected: ")
+    assert "503" in reason
+    assert reason.split(": ", 1)[1].rstrip(".") in last_line  # the error that ended the run
+
+
+def test_a_run_stopped_by_sigterm_has_a_line_for_every_record_read(
+    hubspot, config, files, tmp_path
+):
+    outcomes, _ = files
+    config.update(max_retry_seconds=600)
+    process = start_target(tmp_path, config)
+    process.stdin.write(
+        lines([schema(), *(record(contact(n)) for n in range(1, 6)), state({"n": 5})])
+    )
+    process.stdin.flush()
+    assert json.loads(process.stdout.readline()) == {"n": 5}  # the first five are written
+    hubspot.inject("/batch/upsert", status=503, times=1000)
+    process.stdin.write(lines([*(record(contact(n)) for n in range(6, 11)), state({"n": 10})]))
+    process.stdin.flush()
+    wait_for(lambda: len(hubspot.calls("/batch/upsert")) >= 3, "the outage's retries")
+
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 128 + signal.SIGTERM
+    written = read_lines(outcomes)
+    assert len(written) == records_read(stderr) == 10
+    assert collections.Counter(line["outcome"] for line in written) == {
+        "created": 5,
+        "not_written": 5,
+    }
+    unwritten = not_written(outcomes)
+    assert [line["id"] for line in unwritten] == [f"person{n}@example.com" for n in range(6, 11)]
+    assert unwritten[0]["reason"]["message"] == (
+        "The run ended before this record was written or rejected: stopped by signal 15."
+    )
+
+
+def test_a_record_the_rejects_file_could_not_keep_is_not_written_when_the_run_fails(
+    hubspot, config, files, tmp_path
+):
+    outcomes, rejects = files
+    process = start_target(tmp_path, config)
+    process.stdin.write(lines([schema(), record(contact(1))]))
+    process.stdin.flush()
+    wait_for(lambda: hubspot.calls("/batch/upsert"), "the first call")  # the start is checked
+    rejects.mkdir()  # the rejects file can no longer be written, as on a broken disk
+
+    _, stderr = process.communicate(lines([record({"email": "not-an-email"})]), timeout=60)
+
+    assert process.returncode == 1
+    written = read_lines(outcomes)
+    assert len(written) == records_read(stderr) == 2
+    assert [(line["id"], line["outcome"]) for line in written] == [
+        ("person1@example.com", "created"),
+        ("not-an-email", "not_written"),
+    ]
+    assert "IsADirectoryError" in written[1]["reason"]["message"]
+
+
+def test_a_run_stopped_by_daily_reserve_has_a_line_for_every_record_read(files, tmp_path):
+    outcomes, _ = files
+    with local_hubspot(daily_limit=30) as hubspot:
+        settings = {
+            "access_token": TOKEN,
+            "api_url": hubspot.url,
+            "batch_size_rows": 1,
+            "daily_reserve": 0.5,
+            "outcomes_path": str(outcomes),
+        }
+        result = run_target(
+            tmp_path, settings, lines([schema(), *(record(contact(n)) for n in range(1, 21))])
+        )
+
+    assert result.returncode == 1
+    written = read_lines(outcomes)
+    assert len(written) == records_read(result.stderr)  # it stops reading too
+    assert {line["outcome"] for line in written} == {"created", "not_written"}
+    assert "daily_reserve" in not_written(outcomes)[0]["reason"]["message"]

@@ -9,6 +9,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from target_hubspot_contacts.emulator.properties import default_properties
 from target_hubspot_contacts.replay import replay
 from tests.helpers import (
@@ -268,3 +270,113 @@ def test_a_record_with_a_lone_surrogate_keeps_its_exact_numbers_through_replay(c
     (record_line,) = [line for line in replayed.stdout.splitlines() if '"RECORD"' in line]
     assert '"lifetime_value":12345678901234567.89' in record_line
     assert '"plan":"Half \\ud800 a pair"' in record_line
+
+
+# --- replay through the same `stream_maps` ---------------------------------------------------
+
+PEOPLE_FIELDS = {
+    "email": {"type": "string"},
+    "work_email": {"type": ["string", "null"]},
+    "first_name": {"type": ["string", "null"]},
+    "plan": {"type": ["string", "null"]},
+}
+# The tap's stream `people` becomes `contacts`, `first_name` HubSpot's `firstname`, in capitals;
+# test addresses never reach HubSpot.
+PEOPLE_TO_CONTACTS = {
+    "people": {
+        "__alias__": "contacts",
+        "__filter__": "not email.endswith('@test.example')",
+        "firstname": "first_name.upper()",
+        "first_name": "__NULL__",
+        "work_email": "__NULL__",
+    }
+}
+# Each person is also a lead, keyed by the work email.
+PEOPLE_AND_LEADS = {
+    "people": {"work_email": "__NULL__"},
+    "leads": {"__source__": "people", "email": "work_email", "work_email": "__NULL__"},
+}
+
+
+def without_alias(stream_map: dict) -> dict:
+    return {key: value for key, value in stream_map.items() if key != "__alias__"}
+
+
+def add_platinum_plan(hubspot) -> None:
+    """The fix for records rejected for `plan: platinum`: the option exists from now on."""
+    plan = next(p for p in default_properties() if p["name"] == "plan")
+    hubspot.add_property(
+        {**plan, "options": [*plan["options"], {"label": "Platinum", "value": "platinum"}]}
+    )
+
+
+def people(*records: dict) -> str:
+    return lines([schema("people", PEOPLE_FIELDS), *(record(r, "people") for r in records)])
+
+
+@pytest.mark.parametrize(
+    "stream_maps",
+    [
+        pytest.param(PEOPLE_TO_CONTACTS, id="renamed-stream"),
+        pytest.param({"people": without_alias(PEOPLE_TO_CONTACTS["people"])}, id="same-stream"),
+    ],
+)
+def test_records_rejected_through_stream_maps_are_replayed_through_the_same_config(
+    hubspot, config, tmp_path, stream_maps
+):
+    config.update(stream_maps=stream_maps)
+    ada = {"email": "ada@example.com", "first_name": "Ada", "plan": "platinum"}
+    rejects = rejects_of(
+        tmp_path,
+        config,
+        people(ada, {"email": "bot@test.example", "plan": "platinum"}),  # filtered out
+    )
+    add_platinum_plan(hubspot)
+
+    replayed, result, again = replayed_run(tmp_path, config, rejects)
+
+    messages = singer_messages(replayed)
+    assert [(m["type"], m["stream"]) for m in messages] == [
+        ("SCHEMA", "people"),
+        ("RECORD", "people"),
+    ]
+    assert messages[0]["schema"]["properties"] == PEOPLE_FIELDS  # as the tap sent it
+    assert messages[1]["record"] == ada
+    assert result.returncode == 0, result.stderr
+    assert not again.exists()
+    written = hubspot.contact(email="ada@example.com")["properties"]
+    assert (written["firstname"], written["plan"]) == ("ADA", "platinum")
+    assert hubspot.contact(email="bot@test.example") is None
+
+
+def test_a_record_a_map_failed_on_is_written_once_the_map_is_fixed(hubspot, config, tmp_path):
+    config.update(stream_maps=PEOPLE_TO_CONTACTS)
+    nameless = {"email": "bob@example.com", "first_name": None}
+    rejects = rejects_of(tmp_path, config, people(nameless))
+    nameless_upper = "(first_name or 'friend').upper()"
+    config.update(
+        stream_maps={"people": {**PEOPLE_TO_CONTACTS["people"], "firstname": nameless_upper}}
+    )
+
+    _, result, _ = replayed_run(tmp_path, config, rejects)
+
+    assert result.returncode == 0, result.stderr
+    assert hubspot.contact(email="bob@example.com")["properties"]["firstname"] == "FRIEND"
+
+
+def test_a_record_rejected_from_both_streams_a_map_splits_it_into_is_replayed_once(
+    hubspot, config, tmp_path
+):
+    config.update(stream_maps=PEOPLE_AND_LEADS)
+    ada = {"email": "ada@example.com", "work_email": "ada@work.example", "plan": "platinum"}
+    rejects = rejects_of(tmp_path, config, people(ada))
+    mapped = [json.loads(line).get("mapped_stream", "people") for line in rejects.open()]
+    assert sorted(mapped) == ["leads", "people"]
+    add_platinum_plan(hubspot)
+
+    replayed, result, _ = replayed_run(tmp_path, config, rejects)
+
+    assert [m["record"] for m in singer_messages(replayed) if m["type"] == "RECORD"] == [ada]
+    assert result.returncode == 0, result.stderr
+    assert hubspot.contact(email="ada@example.com")["properties"]["plan"] == "platinum"
+    assert hubspot.contact(email="ada@work.example")["properties"]["plan"] == "platinum"

@@ -25,6 +25,7 @@ from tests.helpers import (
     schema,
     start_target,
     state,
+    wait_for,
 )
 from tests.sync_stores import (
     batch_calls,
@@ -34,7 +35,6 @@ from tests.sync_stores import (
     run_ok,
     sync,
     upserted,
-    wait_for,
     without_schema,
 )
 

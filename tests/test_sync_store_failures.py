@@ -26,6 +26,7 @@ from tests.helpers import (
     schema,
     start_target,
     state,
+    wait_for,
 )
 from tests.sync_stores import (
     Store,
@@ -35,7 +36,6 @@ from tests.sync_stores import (
     run_ok,
     sync,
     upserted,
-    wait_for,
     without_schema,
 )
 
