@@ -501,10 +501,12 @@ def test_oauth_calls_carry_no_daily_headers(emu: HubSpotEmulator) -> None:
 
 
 def test_rolling_window_refuses_with_429_then_recovers() -> None:
-    with HubSpotEmulator(access_token=TOKEN, dated_only=True, rate_limit=2, interval_ms=300) as emu:
+    with HubSpotEmulator(
+        access_token=TOKEN, dated_only=True, rate_limit=2, interval_ms=2000
+    ) as emu:
         statuses = [call(emu, "GET", PROPERTIES).status_code for _ in range(4)]
         refused = call(emu, "GET", PROPERTIES)
-        time.sleep(0.35)
+        time.sleep(2.05)  # the window of the first two calls has passed
         recovered = call(emu, "GET", PROPERTIES)
 
     assert statuses == [200, 200, 429, 429]
