@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from target_hubspot_contacts.emulator import HubSpotEmulator, RequestRecord
 from tests.helpers import (
     CLIENT_ID,
@@ -15,6 +19,7 @@ from tests.helpers import (
     record,
     run_target,
     schema,
+    start_target,
     state,
 )
 
@@ -48,6 +53,19 @@ def most_in_flight(calls: list[RequestRecord]) -> int:
     return peak
 
 
+def in_flight_at_arrivals(calls: list[RequestRecord]) -> list[int]:
+    """For each call, in arrival order, how many HubSpot was working on once it arrived."""
+    ordered = sorted(calls, key=lambda call: call.at)
+    return [
+        sum(1 for other in ordered if other.at <= call.at < (other.answered_at or float("inf")))
+        for call in ordered
+    ]
+
+
+def answered_calls(hubspot: HubSpotEmulator, path_suffix: str) -> int:
+    return sum(1 for call in hubspot.calls(path_suffix) if call.answered_at is not None)
+
+
 def test_calls_in_flight_grow_with_hubspots_latency(tmp_path):
     with local_hubspot(rate_limit=40, interval_ms=1000, latency=0.5) as hubspot:
         result = run_target(tmp_path, settings(hubspot), contacts_input(60))
@@ -66,6 +84,54 @@ def test_max_concurrency_bounds_the_calls_in_flight(tmp_path):
         assert result.returncode == 0, result.stderr
         assert len(hubspot.contacts) == 20
         assert most_in_flight(hubspot.calls("/batch/upsert")) <= 3
+
+
+@pytest.mark.parametrize("status", [503, 423])
+def test_calls_in_flight_drop_when_hubspot_struggles_then_grow_back(status, tmp_path):
+    most = 24
+    # A window that never binds, but spaces the first calls out, so they do not go in waves.
+    with local_hubspot(rate_limit=60, interval_ms=1000, latency=0.5) as hubspot:
+        target = start_target(tmp_path, settings(hubspot, max_concurrency=most))
+        target.stdin.write(contacts_input(180))
+        target.stdin.flush()
+        deadline = time.monotonic() + 60
+        while answered_calls(hubspot, "/batch/upsert") < most:  # calls in flight settled
+            assert target.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        # One failure, retried at once (Retry-After: 0, 423's least wait aside), so that
+        # the calls in flight drop because the target backs off, not because calls wait to retry.
+        hubspot.inject("/batch/upsert", status=status, headers={"Retry-After": "0"})
+        target.communicate(timeout=120)
+
+        assert target.returncode == 0
+        assert len(hubspot.contacts) == 180
+        calls = sorted(hubspot.calls("/batch/upsert"), key=lambda call: call.at)
+    in_flight = in_flight_at_arrivals(calls)
+    failed = next(n for n, call in enumerate(calls) if call.status == status)
+    after = [n for n, call in enumerate(calls) if call.at > calls[failed].answered_at]
+    assert len(after) >= 3 * most, "the failure came too late in the run to see its effect"
+    before = max(in_flight[:failed])
+    next_round = min(in_flight[n] for n in after[:most])
+    later = max(in_flight[n] for n in after[most:])
+    # Calls in flight halve once HubSpot fails one (the calls answered meanwhile grow them
+    # back by half a call each, so they bottom out near two thirds)...
+    assert before >= most - 2, in_flight
+    assert next_round <= 0.75 * before, in_flight
+    # ...and grow back to what they were as HubSpot answers again.
+    assert later >= 0.9 * before, in_flight
+
+
+def test_without_rate_limit_headers_at_most_100_calls_go_in_any_10_seconds(tmp_path):
+    with local_hubspot(rate_limit=None, daily_limit=None) as hubspot:
+        result = run_target(tmp_path, settings(hubspot), contacts_input(110))
+
+        assert result.returncode == 0, result.stderr
+        assert len(hubspot.contacts) == 110
+        calls = hubspot.requests
+    assert not any(name.startswith("X-HubSpot-RateLimit") for name in calls[-1].response_headers)
+    assert len(calls) == 111  # the property definitions, then 110 upserts
+    assert most_in_any_window(calls, 10.0) <= 100
 
 
 def test_rate_limit_share_keeps_to_its_share_of_the_window(tmp_path):
