@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import time
 import typing as t
@@ -78,12 +79,6 @@ class ProgressReporter:
             )
             if value
         ]
-        if window.waiting:
-            wait = "waiting for room now"
-        elif waited >= 0.05:
-            wait = f"not waiting now, waited {waited:.1f} s since the last line"
-        else:
-            wait = "not waiting"
         dry_run = "dry run, " if self._dry_run else ""
         return (
             f"Progress: {dry_run}{self._records_read():,} records read in "
@@ -92,6 +87,25 @@ class ProgressReporter:
             f"({counts.created:,} created, {counts.updated:,} updated), "
             f"{counts.rejected:,} {words('rejected')}"
             + "".join(f", {other}" for other in others)
-            + f"; {calls.calls:,} API calls; rate window {window.calls}/"
-            f"{window.calls_per_window} calls per {window.window_seconds:g} s in use, {wait}."
+            + f"; {calls.calls:,} API calls; {window_words(window, waited)}."
         )
+
+
+def window_words(window: WindowUse, waited: float) -> str:
+    """The rate window in use (ours, and the app's other work as HubSpot shows it) and whether
+    calls wait for it: for room, or out a pause a 429 asked for (`waited`: since the last line).
+    """
+    in_use = f"rate window {window.calls}/{window.calls_per_window} calls per "
+    in_use += f"{window.window_seconds:g} s in use"
+    if window.others:
+        in_use += f", about {window.others:,} more by the app's other work"
+    if window.waiting and window.paused_seconds > 0:
+        paused = math.ceil(window.paused_seconds * 10) / 10
+        wait = f"waiting for room now: paused {paused:.1f} s more, as a 429 asked"
+    elif window.waiting:
+        wait = "waiting for room now"
+    elif waited >= 0.05:
+        wait = f"not waiting now, waited {waited:.1f} s since the last line"
+    else:
+        wait = "not waiting"
+    return f"{in_use}, {wait}"

@@ -62,6 +62,8 @@ class WindowUse:
     window_seconds: float
     waiting: bool  # a call is held until the window has room (or a 429 pause ends)
     waited_seconds: float  # time the first call in line has spent held, in all, since the start
+    others: int = 0  # the window's calls that were not ours, as HubSpot's answers (or a 429) show
+    paused_seconds: float = 0.0  # left of the pause a 429's Retry-After asked for
 
 
 class RateGovernor:
@@ -154,13 +156,19 @@ class RateGovernor:
     def window_use(self) -> WindowUse:
         """How much of the window is in use now (for the progress line)."""
         with self._condition:
-            horizon = self._clock() - self.window_seconds
+            now = self._clock()
+            horizon = now - self.window_seconds
+            ours = len(self._sent_at) - bisect.bisect_right(self._sent_at, horizon)
+            # A 429 reads as one call more than the window holds: show it full, not over.
+            others = min(self._others.value(horizon), max(0, self.calls_per_window - ours))
             return WindowUse(
-                calls=len(self._sent_at) - bisect.bisect_right(self._sent_at, horizon),
+                calls=ours,
                 calls_per_window=self.allowed_per_window,
                 window_seconds=self.window_seconds,
                 waiting=bool(self._waiting),
                 waited_seconds=self._waited,
+                others=others,
+                paused_seconds=max(0.0, self._paused_until - now),
             )
 
     def release(

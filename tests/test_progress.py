@@ -10,8 +10,12 @@ PROGRESS = re.compile(
     r"Progress: (?P<read>[\d,]+) records read in \d+ s; (?P<written>[\d,]+) contacts written "
     r"\((?P<created>[\d,]+) created, (?P<updated>[\d,]+) updated\), (?P<rejected>[\d,]+) "
     r"rejected.*; (?P<calls>[\d,]+) API calls; rate window (?P<used>\d+)/(?P<limit>\d+) calls "
-    r"per (?P<window>[\d.]+) s in use, (?P<wait>.*)\.$"
+    r"per (?P<window>[\d.]+) s in use(?:, about (?P<others>[\d,]+) more by the app's other "
+    r"work)?, (?P<wait>.*)\.$"
 )
+
+
+PAUSED = r"waiting for room now: paused (?P<paused>[\d.]+) s more, as a 429 asked"
 
 
 def progress_lines(stderr: str) -> list[re.Match]:
@@ -96,6 +100,56 @@ def test_the_progress_line_says_when_calls_wait_for_the_rate_window(tmp_path):
     assert {(match["limit"], match["window"]) for match in found[-3:]} == {("2", "1.5")}
     assert any(match["wait"] == "waiting for room now" for match in found)
     assert any(match["used"] == "2" for match in found)
+
+
+def test_while_a_429s_retry_after_holds_calls_the_progress_line_says_how_long_more(tmp_path):
+    with local_hubspot(rate_limit=10, interval_ms=2000) as hubspot:
+        hubspot.inject("/batch/upsert", status=429, headers={"Retry-After": "2"})
+        config = {
+            "access_token": TOKEN,
+            "api_url": hubspot.url,
+            "progress_interval": 0.1,
+            "batch_size_rows": 1,
+        }
+
+        result = run_target(
+            tmp_path, config, lines([schema(), *map(record, map(contact, range(3)))])
+        )
+
+    assert result.returncode == 0, result.stderr
+    paused = [
+        float(found["paused"])
+        for match in progress_lines(result.stderr)
+        if (found := re.fullmatch(PAUSED, match["wait"]))
+    ]
+    assert paused, "a line while the 429's 2 s pause held the calls"
+    assert all(0 < seconds <= 2 for seconds in paused)
+    assert paused == sorted(paused, reverse=True)
+
+
+def test_after_a_429_the_progress_line_shows_the_window_filled_by_the_apps_other_work(tmp_path):
+    with local_hubspot(rate_limit=10, interval_ms=2000) as hubspot:
+        hubspot.inject("/batch/upsert", status=429)  # no Retry-After: the window is full
+        config = {
+            "access_token": TOKEN,
+            "api_url": hubspot.url,
+            "progress_interval": 0.1,
+            "batch_size_rows": 1,
+        }
+
+        result = run_target(
+            tmp_path, config, lines([schema(), *map(record, map(contact, range(3)))])
+        )
+
+    assert result.returncode == 0, result.stderr
+    held = [
+        match
+        for match in progress_lines(result.stderr)
+        if match["others"] and match["wait"] == "waiting for room now"
+    ]
+    assert held, "a line while calls waited for the window the 429 showed full"
+    in_use = [int(match["used"]) + int(match["others"]) for match in held]
+    assert max(in_use) == 10, held  # full, as the 429 said: never more than full
 
 
 def test_a_progress_interval_of_0_turns_the_lines_off(hubspot, config, tmp_path):
