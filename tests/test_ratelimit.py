@@ -240,3 +240,27 @@ def wait_until(condition, timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition never held"
         time.sleep(0.01)
+
+
+def test_window_use_shows_a_429s_window_as_full_with_the_apps_other_work():
+    governor, clock = governor_for(190)
+    clock.now += 1
+    governor.release(governor.acquire(), window_headers(190, 0), refused=True)
+    governor.pause(5)  # its Retry-After
+    clock.now += 2
+
+    use = governor.window_use()
+
+    assert (use.calls, use.others, use.calls_per_window) == (2, 188, 190)
+    assert use.paused_seconds == 3
+
+
+def test_window_use_shows_no_other_work_once_its_window_has_passed():
+    governor, clock = governor_for(190)
+    clock.now += 1
+    governor.release(governor.acquire(), window_headers(190, 100))
+    clock.now += 10.5
+
+    use = governor.window_use()
+
+    assert (use.calls, use.others, use.paused_seconds) == (0, 0, 0)
