@@ -26,7 +26,8 @@ def main(api_url: str, rejects_path: str) -> None:
     print(f"\n{len(lines)} record(s) rejected, kept in {rejects_path}:")
     for line in lines:
         entry = json.loads(line)
-        print(f"  id {entry['id']!r}: {entry['reason']['message']}")
+        shown_id = json.dumps(entry["id"], ensure_ascii=False)  # as the target's log shows it
+        print(f"  id {shown_id}: {entry['reason']['message']}")
 
 
 if __name__ == "__main__":

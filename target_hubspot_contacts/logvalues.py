@@ -14,11 +14,14 @@ import typing as t
 
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from target_hubspot_contacts.jsontext import json_text
+
 if t.TYPE_CHECKING:
     from target_hubspot_contacts.outcomes import Problem, Reason, Skipped
 
 SHOWN_CHARS = 80
 NOT_SHOWN = "not shown: `log_values` is false"
+_TOO_DEEP_TO_SHOW = "(a value nested too deeply to show)"
 
 _values_shown = True
 
@@ -35,8 +38,12 @@ def values_shown() -> bool:
 
 
 def shown(value: object) -> str:
-    """A record value or id as the log shows it: its repr, shortened past SHOWN_CHARS."""
-    text = repr(value)
+    """A record value or id as the log and reasons show it: JSON text as the tap sent it
+    (`"ada"`, `1E+20`, `true`), shortened past SHOWN_CHARS."""
+    try:
+        text = json_text(value)
+    except RecursionError:
+        text = _TOO_DEEP_TO_SHOW
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 

@@ -12,7 +12,8 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -29,7 +30,13 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 # Integer dates by digit count: disjoint, so no integer has two readings (see _from_integer).
 _EPOCH_SECONDS_DIGITS = (9, 10)
 _EPOCH_MILLISECONDS_DIGITS = (12, 13)
+_NO_INTEGER_READING = 10**14  # from here on (14 digits) no integer is read as a date
+_OUTSIDE_FOUR_DIGIT_YEARS = (
+    "is outside the years 0001 to 9999 once converted to UTC (HubSpot's date formats have "
+    "four-digit years); send it as UTC text within those years, e.g. 9999-12-31T23:59:59Z"
+)
 _MAX_DECIMAL_EXPONENT = 1000  # guards against rendering 1E+999999999 as a billion digits
+_MAX_JSON_DEPTH = 100  # nesting a text property takes: far beyond real data, short of the stack
 _SHOWN_OPTIONS = 20
 _MAX_NAME_STEM = 60
 
@@ -152,7 +159,11 @@ def _plain_decimal(number: Decimal, original: object) -> str:
     if not number.is_finite():
         raise CoercionError("INVALID_NUMBER", original, "is not a finite number")
     if abs(number.adjusted()) > _MAX_DECIMAL_EXPONENT:
-        raise CoercionError("INVALID_NUMBER", original, "is out of range")
+        raise CoercionError(
+            "INVALID_NUMBER",
+            original,
+            f"is out of range (written out, it would have over {_MAX_DECIMAL_EXPONENT:,} digits)",
+        )
     text = format(number, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -163,8 +174,8 @@ def _to_number(value: object) -> str:
     """Plain decimal string from an int, Decimal, float or numeric string."""
     if isinstance(value, bool):
         raise CoercionError("INVALID_NUMBER", value, "is a boolean, not a number")
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, int):  # a huge one meets the same limit as a Decimal
+        return str(value) if value.bit_length() <= 64 else _plain_decimal(Decimal(value), value)
     if isinstance(value, Decimal):
         return _plain_decimal(value, value)
     if isinstance(value, float):
@@ -175,14 +186,22 @@ def _to_number(value: object) -> str:
     raise CoercionError("INVALID_NUMBER", value, "is not a number")
 
 
+class _NestedTooDeep(Exception):  # noqa: N818 - caught within this module only
+    """A value nests objects or arrays deeper than _MAX_JSON_DEPTH."""
+
+
 # Not jsontext.json_text: a text property gets plain decimals (no exponent), never NaN tokens.
-def _json_text(value: object) -> str:
+def _json_text(value: object, depth: int = 0) -> str:
     """Compact JSON that writes Decimals (and floats) as plain numbers."""
+    if depth > _MAX_JSON_DEPTH:
+        raise _NestedTooDeep
     if isinstance(value, Mapping):
-        items = (f"{_json_text(str(key))}:{_json_text(item)}" for key, item in value.items())
+        items = (
+            f"{_json_text(str(key))}:{_json_text(item, depth + 1)}" for key, item in value.items()
+        )
         return "{" + ",".join(items) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_json_text(item) for item in value) + "]"
+        return "[" + ",".join(_json_text(item, depth + 1) for item in value) + "]"
     if isinstance(value, (Decimal, float)):
         return _to_number(value)
     if isinstance(value, (dt.date, dt.time)):
@@ -201,7 +220,11 @@ def _scalar_text(value: object) -> str:
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, (Mapping, list, tuple)):
-        return _json_text(value)
+        try:
+            return _json_text(value)
+        except _NestedTooDeep:
+            why = f"nests objects or arrays more than {_MAX_JSON_DEPTH} levels deep"
+            raise CoercionError("INVALID_TEXT", value, why) from None
     return str(value)
 
 
@@ -214,8 +237,8 @@ def _to_text(value: object) -> str:
         raise CoercionError(
             "INVALID_TEXT",
             value,
-            "holds a lone surrogate (an unpaired \\ud800-\\udfff escape), "
-            "which is not Unicode text HubSpot can store",
+            "holds a lone surrogate (an unpaired \\ud800-\\udfff escape, or a byte of the "
+            "input that is not UTF-8), which is not Unicode text HubSpot can store",
         )
     if len(text) > MAX_STRING_LENGTH:
         raise CoercionError(
@@ -228,7 +251,7 @@ def _to_text(value: object) -> str:
 
 def _to_email(value: object) -> str:
     """A trimmed email address; case is kept (HubSpot lowercases it)."""
-    text = _to_text(value).strip()
+    text = "" if isinstance(value, (Mapping, list, tuple)) else _to_text(value).strip()
     if not _EMAIL.fullmatch(text):
         raise CoercionError("INVALID_EMAIL", value, "is not a valid email address")
     return text
@@ -279,31 +302,40 @@ def _parse_offset(text: str | None) -> dt.tzinfo | None:
     return dt.timezone(-delta if text[0] == "-" else delta)
 
 
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    """Aware UTC datetime; naive ones are taken as UTC."""
+def _as_utc(moment: dt.datetime, value: object, code: str) -> dt.datetime:
+    """Aware UTC datetime; naive ones are taken as UTC. An offset that carries the moment past
+    the years 0001 to 9999 is a CoercionError (as in 9999-12-31T23:59:59-05:00)."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=_UTC)
-    return moment.astimezone(_UTC)
+    try:
+        return moment.astimezone(_UTC)
+    except OverflowError:
+        raise CoercionError(code, value, _OUTSIDE_FOUR_DIGIT_YEARS) from None
 
 
 def _epoch_number(value: object) -> int | None:
-    """An int (not bool) or a string of digits as an int; None otherwise."""
+    """An int (not bool) or a string of digits as an int; None otherwise. A string of more
+    digits than any reading takes is `_NO_INTEGER_READING` (int() refuses 4,300 digits)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
-        return int(value.strip())
-    return None
+    if not isinstance(value, str):
+        return None
+    digits = value.strip()
+    if not (digits.isdigit() and digits.isascii()):
+        return None
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) < len(str(_NO_INTEGER_READING)) else _NO_INTEGER_READING
 
 
-def _from_integer(number: int, code: str) -> dt.date | dt.datetime:
+def _from_integer(number: int, code: str, value: object) -> dt.date | dt.datetime:
     """Read an integer date by its digits, where the reading is certain; else say why not."""
-    digits = len(str(number)) if number > 0 else 0
+    digits = len(str(number)) if 0 < number < _NO_INTEGER_READING else 0
     if digits == 8:
         try:
             return dt.date(number // 10_000, number // 100 % 100, number % 100)
         except ValueError:
             raise CoercionError(
-                code, number, "has 8 digits but is not a valid date as YYYYMMDD"
+                code, value, "has 8 digits but is not a valid date as YYYYMMDD"
             ) from None
     if digits in _EPOCH_SECONDS_DIGITS:
         return _EPOCH + dt.timedelta(seconds=number)
@@ -311,7 +343,7 @@ def _from_integer(number: int, code: str) -> dt.date | dt.datetime:
         return _EPOCH + dt.timedelta(milliseconds=number)
     raise CoercionError(
         code,
-        number,
+        value,
         "cannot be read as a date with certainty: integers are read as YYYYMMDD "
         "(8 digits), epoch seconds (9 or 10 digits) or epoch milliseconds (12 or 13 digits), "
         "each covering 1973-03-03 to 2286-11-20; send other dates as ISO 8601 text",
@@ -321,17 +353,14 @@ def _from_integer(number: int, code: str) -> dt.date | dt.datetime:
 def _moment(value: object, code: str) -> dt.date | dt.datetime | None:
     """A date or UTC datetime from any accepted input; None if the value is not one."""
     if isinstance(value, dt.datetime):
-        return _as_utc(value)
+        return _as_utc(value, value, code)
     if isinstance(value, dt.date):
         return value
     number = _epoch_number(value)
     if number is not None:
-        return _from_integer(number, code)
+        return _from_integer(number, code, value)
     parsed = _parse_iso(value) if isinstance(value, str) else None
-    try:
-        return _as_utc(parsed) if isinstance(parsed, dt.datetime) else parsed
-    except OverflowError:  # an offset pushes it outside the years 1..9999
-        return None
+    return _as_utc(parsed, value, code) if isinstance(parsed, dt.datetime) else parsed
 
 
 def _to_date(value: object) -> str:
@@ -585,6 +614,9 @@ def _match(
     """The properties a field matches by name or label: one, none, or several (ambiguous)."""
     if field in properties:  # an exact internal name is never ambiguous
         return [field]
+    made_for = _made_for(field, properties)  # nor is the property created for this field
+    if made_for is not None:
+        return [made_for]
     return sorted(index.get(normalize_name(field), ()))
 
 
@@ -778,6 +810,17 @@ class RecordMapper:
         value = record.get(self.id_field)
         if value is None or (isinstance(value, str) and not value.strip()):
             raise self._missing_id(value)
+        if isinstance(value, (Mapping, list, tuple)):
+            why = "is a JSON object or array, and a contact's id is one value (text or a number)"
+            problem = FieldProblem(
+                self.id_field,
+                self.id_property,
+                value,
+                "INVALID_ID",
+                f"{shown(value)} {why}",
+                f"the value {why}",
+            )
+            raise RecordRejected([problem])
         try:
             id_value = self._id_coercer(value).strip()
         except CoercionError as error:
@@ -828,19 +871,60 @@ def _infer_type(schema: Mapping[str, object]) -> tuple[str, str]:
     return "string", "textarea"
 
 
+def _name_stem(field_name: str) -> str:
+    """Lowercase ASCII letters, digits and `_`, from a letter: the readable part of a name."""
+    stem = re.sub(r"[^a-z0-9]+", "_", anyascii(field_name).lower()).strip("_")
+    stem = stem[:_MAX_NAME_STEM].rstrip("_") or "field"
+    return stem if stem[0].isalpha() else f"p_{stem}"
+
+
+def _hashed_name(field_name: str) -> str:
+    """The stem and a short hash of the field name as written: one field's name alone."""
+    digest = hashlib.blake2s(field_name.encode("utf-8", "surrogatepass"), digest_size=3)
+    return f"{_name_stem(field_name)}_{digest.hexdigest()}"
+
+
 def _internal_name(field_name: str) -> str:
     """HubSpot-safe internal name (lowercase ASCII letters, digits, `_`, from a letter),
     transliterated to stay readable (`Prénom` -> `prenom_…`, `名前` -> `mingqian_…`). A name
-    that is not the field name as written gets a short hash of it, so two fields never share
-    one, and the same field gets the same name in every run."""
-    stem = re.sub(r"[^a-z0-9]+", "_", anyascii(field_name).lower()).strip("_")
-    stem = stem[:_MAX_NAME_STEM].rstrip("_") or "field"
-    if not stem[0].isalpha():
-        stem = f"p_{stem}"
+    that is not the field name as written (up to case, spaces and `-`) gets a short hash of
+    it, and the same field gets the same name in every run (see plan_new_properties)."""
+    stem = _name_stem(field_name)
     if stem == re.sub(r"[\s\-]+", "_", field_name.strip()).lower():
         return stem
-    digest = hashlib.blake2s(field_name.encode("utf-8", "surrogatepass"), digest_size=3)
-    return f"{stem}_{digest.hexdigest()}"
+    return _hashed_name(field_name)
+
+
+def _made_for(field_name: str, properties: Mapping[str, PropertyDefinition]) -> str | None:
+    """The property this target creates for a field (one of its names, labelled with the
+    field name as written), if the portal has it."""
+    for name in dict.fromkeys((_internal_name(field_name), _hashed_name(field_name))):
+        definition = properties.get(name)
+        if definition is not None and definition.label == field_name:
+            return name
+    return None
+
+
+def plan_new_properties(
+    fields: Iterable[str],
+    field_schemas: Mapping[str, Mapping[str, object]],
+    *,
+    claimed: Collection[str] = (),
+) -> dict[str, dict]:
+    """The POST body of each unmatched field's property, one name per field. A name two fields
+    would share (`Loyalty Tier`, `loyalty_tier`), or that an existing property another field
+    writes already has (`claimed`), stays with the field written exactly so; the others take
+    their hashed name (`loyalty_tier_5c1e0a`), which is theirs alone in every run."""
+    bodies = {
+        field: infer_property_definition(field, field_schemas.get(field) or {}) for field in fields
+    }
+    wanted = Counter(body["name"] for body in bodies.values())
+    for field, body in bodies.items():
+        name = body["name"]
+        shared = wanted[name] > 1 or name in claimed
+        if shared and name != field:
+            body["name"] = _hashed_name(field)
+    return bodies
 
 
 def infer_property_definition(field_name: str, field_schema: Mapping[str, object]) -> dict:

@@ -10,7 +10,7 @@ from target_hubspot_contacts.mapping import (
     PropertyDefinition,
     RecordMapper,
     draft_plan,
-    infer_property_definition,
+    plan_new_properties,
     problems_error,
 )
 from target_hubspot_contacts.mapping_report import mapping_table
@@ -74,7 +74,11 @@ class Portal:
         }
         plan = self._plan(field_schemas)
         if plan.unmatched and self._create_missing and not plan.problems:
-            self._create_properties(plan.unmatched, field_schemas)
+            bodies = plan_new_properties(
+                plan.unmatched, field_schemas, claimed=set(plan.targets.values())
+            )
+            self._check_before_creating(stream_name, field_schemas, bodies)
+            self._create_properties(bodies)
             plan = self._plan(field_schemas)
         self._log_table(stream_name, list(field_schemas), plan)
         problems = list(plan.problems)
@@ -85,13 +89,35 @@ class Portal:
         self._report_leftovers(stream_name, plan.unmatched, plan.read_only)
         return RecordMapper(plan, self.properties, null_values=self._null_values)
 
-    def _plan(self, field_schemas: t.Mapping[str, t.Any]) -> FieldPlan:
+    def _plan(
+        self,
+        field_schemas: t.Mapping[str, t.Any],
+        planned: t.Mapping[str, PropertyDefinition] | None = None,
+        pins: t.Mapping[str, str] | None = None,
+    ) -> FieldPlan:
+        """How the fields map; with `planned` properties as if they existed and `pins` as if
+        in property_mapping: the plan that creating them would give."""
         return draft_plan(
             field_schemas.keys(),
-            self.properties,
+            {**self.properties, **planned} if planned else self.properties,
             id_property=self._id_property,
-            explicit_mapping=self._property_mapping,
+            explicit_mapping={**self._property_mapping, **pins} if pins else self._property_mapping,
         )
+
+    def _check_before_creating(
+        self, stream_name: str, field_schemas: t.Mapping[str, t.Any], bodies: t.Mapping[str, dict]
+    ) -> None:
+        """Stop before creating anything if the plan with the new properties has problems
+        (two fields, one name), so that no run creates properties and then stops."""
+        planned = {
+            body["name"]: self.properties.get(body["name"]) or PropertyDefinition.from_api(body)
+            for body in bodies.values()
+        }
+        pins = {field: body["name"] for field, body in bodies.items()}
+        problems = self._plan(field_schemas, planned, pins).problems
+        if problems:
+            prefix = f"Stream '{stream_name}' (no property was created): "
+            raise problems_error(problems, prefix=prefix)
 
     def _log_table(self, stream_name: str, fields: list[str], plan: FieldPlan) -> None:
         """Log the stream's mapping table, unless the same one was logged already."""
@@ -115,11 +141,8 @@ class Portal:
             "`create_missing_properties`, or set `unmapped_fields` to 'ignore'."
         )
 
-    def _create_properties(
-        self, fields: t.Iterable[str], field_schemas: t.Mapping[str, t.Any]
-    ) -> None:
-        for field in fields:
-            body = infer_property_definition(field, field_schemas.get(field) or {})
+    def _create_properties(self, bodies: t.Mapping[str, dict]) -> None:
+        for field, body in bodies.items():
             definition = self.properties.get(body["name"])
             if definition is None:
                 definition = self._create_property(body, field)

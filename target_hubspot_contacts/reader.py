@@ -1,5 +1,9 @@
 """Reading Singer input: msgspec's fast decoder, the standard library's for what it refuses,
-and each STATE value kept with the exact text the tap sent."""
+and each STATE value kept with the exact text the tap sent.
+
+Input is read as bytes and taken as UTF-8, whatever the locale or PYTHONIOENCODING: a byte
+that is not UTF-8 (a Latin-1 `é`) becomes a lone surrogate (`\\udce9`), which rejects the
+record holding it instead of stopping the run."""
 
 from __future__ import annotations
 
@@ -12,10 +16,13 @@ import msgspec
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from target_hubspot_contacts.errors import TargetError
 from target_hubspot_contacts.logvalues import NOT_SHOWN, values_shown
 from target_hubspot_contacts.state import SentState
 
 _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
+# Python's int() refuses longer digit strings; such a number is read as a Decimal instead.
+_MAX_INT_DIGITS = 4_000
 
 
 class _StateLine(msgspec.Struct):
@@ -24,30 +31,44 @@ class _StateLine(msgspec.Struct):
 
 class SingerInputReader(GenericSingerReader[str]):
     """Decodes each line with msgspec; a line it refuses (`NaN`, `Infinity`, a lone surrogate
-    escape) is decoded as the SDK's default reader would, so its record can be judged alone."""
+    escape, bytes that are not UTF-8, an integer of thousands of digits) is decoded as the
+    SDK's default reader would, so its record can be judged alone."""
 
     default_input = sys.stdin
+    _line_number: int | None = None  # of the line being read, blank lines included
 
     def process_lines(
         self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]
     ) -> t.Counter[str]:
         """As the SDK reads, skipping blank lines (which carry no message) instead of failing."""
-        lines = file_input or self.default_input
-        return super().process_lines((line for line in lines if line.strip()), callbacks)
+        lines = self._counted(_raw_lines(file_input or self.default_input))
+        return super().process_lines((line for line in lines if line.strip()), callbacks)  # type: ignore[arg-type]
 
-    def deserialize_json(self, line: str) -> dict:
+    def _counted(self, lines: t.Iterable[str | bytes]) -> t.Iterator[str | bytes]:
+        self._line_number = 0
+        for line in lines:
+            self._line_number += 1
+            yield line
+
+    def deserialize_json(self, line: str | bytes) -> dict:
         """The message on one line; a STATE value remembers its text for relaying."""
         try:
             message = _decoder.decode(line)
             fast = True
-        except msgspec.DecodeError:
-            message = _tolerant_decode(line)
+        except (msgspec.DecodeError, UnicodeEncodeError, RecursionError):  # see the class doc
+            message = _tolerant_decode(line, self._line_number)
             fast = False
-        if isinstance(message, dict) and message.get("type") == "STATE":
+        if not isinstance(message, dict):
+            why = "is JSON but not a Singer message (an object with a type)"
+            raise _unreadable(self._line_number, why, _text(line))
+        kind = message.get("type")
+        if kind == "STATE":
             value = message.get("value")
             if isinstance(value, dict):
                 text = bytes(msgspec.json.decode(line, type=_StateLine).value) if fast else None
                 message["value"] = SentState(value, text.decode() if text else None)
+        elif kind == "RECORD" and not isinstance(message.get("record"), dict):
+            message["record"] = NotAnObject(message.get("record"))
         return message
 
     @staticmethod
@@ -62,12 +83,64 @@ class SingerInputReader(GenericSingerReader[str]):
         raise InvalidInputLine(msg)
 
 
-def _tolerant_decode(line: str) -> dict:
+def _raw_lines(stream: t.IO[str]) -> t.Iterable[str | bytes]:
+    """The stream's lines as bytes when it has them underneath (stdin, a file), so that no
+    locale decodes them; as text otherwise (a StringIO)."""
+    binary = getattr(stream, "buffer", None)
+    return stream if binary is None else binary
+
+
+class UnreadableLineError(InvalidInputLine, TargetError):
+    """A line that holds no Singer message this target can read: nothing tells which stream
+    or record it held, so the run stops (a named error: its message is the whole story)."""
+
+
+class NotAnObject(dict):
+    """Stands for a RECORD message's record that is not a JSON object (`null`, an array, a
+    string, or none at all), so that the SDK passes it on and the sink rejects it alone;
+    `sent` is what the message held."""
+
+    def __init__(self, sent: object) -> None:
+        super().__init__()
+        self.sent = sent
+
+
+def _text(line: str | bytes) -> str:
+    """A line as text, without its end: bytes that are not UTF-8 become lone surrogates."""
+    text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
+    return text.rstrip("\r\n")  # so that an error's position counts within this line
+
+
+def _tolerant_decode(line: str | bytes, number: int | None) -> dict:
+    text = _text(line)
     try:
-        return json.loads(line, parse_float=decimal.Decimal)
+        return json.loads(text, parse_float=decimal.Decimal, parse_int=_integer)
     except ValueError as exc:
-        shown = line if len(line) <= 200 else line[:200] + "..."
-        if not values_shown():
-            shown = f"the line is {NOT_SHOWN}"
-        msg = f"Unable to parse line as JSON ({exc}): {shown}"
-        raise InvalidInputLine(msg) from None
+        why = f"is not JSON ({exc})"
+    except RecursionError:
+        why = (
+            "nests objects or arrays about 1,000 levels deep, deeper than any JSON reader here "
+            "can read"
+        )
+    raise _unreadable(number, why, text) from None
+
+
+def _unreadable(number: int | None, why: str, text: str | None = None) -> UnreadableLineError:
+    where = f"Input line {number}" if number else "An input line"
+    shown = f" The line: {_quoted(text)}" if text is not None else ""
+    return UnreadableLineError(
+        f"{where} {why}: no message can be read from it, so the run stops. Fix the tap's "
+        f"output (or the step before this target) and rerun.{shown}"
+    )
+
+
+def _integer(digits: str) -> int | decimal.Decimal:
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else decimal.Decimal(digits)
+
+
+def _quoted(text: str) -> str:
+    """The line as an error may quote it: shortened, and only if values may be shown."""
+    if not values_shown():
+        return NOT_SHOWN
+    shown = text if len(text) <= 200 else text[:200] + "..."
+    return shown.encode("utf-8", "backslashreplace").decode()

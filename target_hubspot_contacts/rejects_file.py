@@ -29,7 +29,7 @@ class SentRecord:
     """A record as the tap sent it, before `stream_maps`: what the rejects file keeps."""
 
     stream: str  # the tap's stream name
-    record: dict
+    record: object  # a dict; what the message held when that is not an object (null)
     number: int  # among the RECORD messages the run read: 1 for the first
 
 

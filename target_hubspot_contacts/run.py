@@ -131,7 +131,7 @@ class Run:
         )
         self.progress.start()
 
-    def receive(self, stream: str, record: dict) -> None:
+    def receive(self, stream: str, record: object) -> None:
         """A RECORD message is being read: keep its record as the tap sent it (before
         `stream_maps`), for the rejects file."""
         self._records_received += 1

@@ -10,9 +10,11 @@ from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from target_hubspot_contacts.errors import ConfigurationError
+from target_hubspot_contacts.logvalues import shown
 from target_hubspot_contacts.mapping import RecordRejected
 from target_hubspot_contacts.outcomes import Problem, Reason
-from target_hubspot_contacts.validation import compile_validator, sdk_validator
+from target_hubspot_contacts.reader import NotAnObject
+from target_hubspot_contacts.validation import record_validator
 
 if t.TYPE_CHECKING:
     from singer_sdk import Target
@@ -52,11 +54,12 @@ class ContactsSink(BatchSink):
         """The compiled validator where the schema allows; the SDK's own otherwise."""
         if not self.validate_schema:
             return None
-        if not self.validate_field_string_format:
-            compiled = compile_validator(self.schema)
-            if compiled is not None:
-                return compiled
-        return sdk_validator(self.schema, validate_formats=self.validate_field_string_format)
+        return record_validator(
+            self.stream_name,
+            self.schema,
+            validate_formats=self.validate_field_string_format,
+            logger=self.logger,
+        )
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -66,6 +69,11 @@ class ContactsSink(BatchSink):
 
     def _validate_and_parse(self, record: dict) -> dict:
         """As the SDK does, except that a record breaking its schema is rejected, not the run."""
+        if isinstance(record, NotAnObject):
+            self._schema_violation = _violation(
+                "is not a JSON object", f": it is {shown(record.sent)}"
+            )
+            return record
         try:
             if self._validator is not None:
                 self._validator.validate(record)

@@ -26,7 +26,7 @@ from target_hubspot_contacts.errors import (
 from target_hubspot_contacts.logvalues import error_text, show_values, traceback_text, values_shown
 from target_hubspot_contacts.progress import DEFAULT_PROGRESS_INTERVAL
 from target_hubspot_contacts.reach import HUBSPOT_API_URL, Reach
-from target_hubspot_contacts.reader import SingerInputReader
+from target_hubspot_contacts.reader import NotAnObject, SingerInputReader
 from target_hubspot_contacts.retries import Retrier
 from target_hubspot_contacts.run import Run
 from target_hubspot_contacts.settings import hide_secret_values, problems, withdraw_unsupported
@@ -328,7 +328,9 @@ class TargetHubSpotContacts(Target):
         the rejects file, so that replay through the same settings makes the same run."""
         self._assert_line_requires(message_dict, requires={"stream", "record"})
         if self._run is not None:  # else no SCHEMA came yet, and the SDK stops the run
-            self._run.receive(message_dict["stream"], message_dict["record"])
+            record = message_dict["record"]
+            sent = record.sent if isinstance(record, NotAnObject) else record  # null, [1, 2]
+            self._run.receive(message_dict["stream"], sent)
         super()._process_record_message(message_dict)
 
     def _stream_map_failed(self, stream_map: StreamMap, error: Exception) -> None:
@@ -491,5 +493,13 @@ class TargetHubSpotContacts(Target):
 
 
 def _write_state(value: dict) -> None:
-    sys.stdout.write(state_text(value) + "\n")
+    """Print a STATE line in UTF-8, as Singer messages are, whatever stdout's encoding."""
+    line = state_text(value) + "\n"
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:  # a text stream only (a test runner's)
+        sys.stdout.write(line)
+    else:
+        sys.stdout.flush()
+        binary.write(line.encode("utf-8", "backslashreplace"))
+        binary.flush()
     sys.stdout.flush()

@@ -103,7 +103,7 @@ def test_a_dry_run_leaves_the_rejects_file_alone_and_logs_the_rejects(hubspot, c
 
     assert result.returncode == 0, result.stderr
     assert rejects.read_text() == '{"id": "from a real run"}\n'
-    assert "Would reject record from stream 'contacts' (id 'not-an-email')" in result.stderr
+    assert "Would reject record from stream 'contacts' (id \"not-an-email\")" in result.stderr
     assert "Rejected record from stream" not in result.stderr
     assert counts(result.stderr)["rejected"] == 1
     assert changes(hubspot) == []

@@ -45,3 +45,25 @@ def test_the_exact_forms_hold_deep_inside_a_line_beside_ordinary_values() -> Non
         '{"id":1.10,"record":{"ltv":NaN,"big":12345678901234567.89,"n":null},"tags":["\\ud800",1]}'
     )
     assert json.loads(text, parse_float=Decimal)["record"]["big"] == line["record"]["big"]
+
+
+def nested_lists(depth: int, inner: object) -> object:
+    value = inner
+    for _ in range(depth):
+        value = [value, {"k": None}]
+    return value
+
+
+@pytest.mark.parametrize("inner", ["x", float("nan"), "\ud800"], ids=["plain", "nan", "surrogate"])
+def test_nesting_deeper_than_msgspec_goes_is_still_written(inner: object) -> None:
+    value = nested_lists(3000, inner)
+
+    text = json_text(value)
+
+    assert text.startswith("[" * 3000)
+    assert text.endswith(',{"k":null}]' * 3)
+    assert text.count("[") == 3000
+
+
+def test_an_integer_past_the_text_limit_of_python_ints_is_written_whole() -> None:
+    assert json_text([10**5000]) == "[1" + "0" * 5000 + "]"

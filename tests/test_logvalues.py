@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 
 from target_hubspot_contacts import logvalues
-from target_hubspot_contacts.logvalues import reason_text, record_ref, skipped_text
+from target_hubspot_contacts.logvalues import (
+    SHOWN_CHARS,
+    reason_text,
+    record_ref,
+    shown,
+    skipped_text,
+)
 from target_hubspot_contacts.outcomes import Problem, Reason, Skipped
 
 LOCAL = Reason(
@@ -53,7 +62,7 @@ def values_hidden():
 
 
 def test_a_record_is_named_by_its_id_while_values_are_shown():
-    assert record_ref("zq@example.org", 3) == "id 'zq@example.org'"
+    assert record_ref("zq@example.org", 3) == 'id "zq@example.org"'
 
 
 def test_a_record_without_an_id_is_named_by_its_position():
@@ -97,3 +106,25 @@ def test_while_values_are_shown_a_rejection_quotes_them():
     assert reason_text(HUBSPOT) == (
         "property 'email': Email address zq@x..com is invalid [INVALID_EMAIL]"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        pytest.param("ada@example.com", '"ada@example.com"', id="text-quoted"),
+        pytest.param(Decimal("1E+20"), "1E+20", id="number-as-sent"),
+        pytest.param(Decimal("1.0"), "1.0", id="trailing-zero-kept"),
+        pytest.param(True, "true", id="boolean"),
+        pytest.param(None, "null", id="null"),
+        pytest.param({"a": [1, None]}, '{"a":[1,null]}', id="object"),
+        pytest.param("Ren\udce9", '"Ren\\udce9"', id="lone-surrogate-escaped"),
+        pytest.param(dt.date(2024, 5, 1), '"2024-05-01"', id="date-as-text"),
+    ],
+)
+def test_a_value_is_shown_as_json_text_as_the_tap_sent_it(value: object, text: str) -> None:
+    assert shown(value) == text
+
+
+def test_a_long_value_is_shortened() -> None:
+    text = shown("x" * 500)
+    assert (len(text), text[:2], text[-3:]) == (SHOWN_CHARS, '"x', "...")

@@ -167,7 +167,7 @@ def test_with_log_values_false_the_files_keep_every_value_and_the_position_the_l
 
     by_position = {line["position"]: line for line in read_lines(rejects)}
     assert by_position[2]["id"] == "zq-not-an-email"
-    assert "'zq-not-an-email' is not a valid email address" in by_position[2]["reason"]["message"]
+    assert '"zq-not-an-email" is not a valid email address' in by_position[2]["reason"]["message"]
     assert "Email address zq-grace@example..com is invalid" in by_position[4]["reason"]["message"]
     assert "Existing ID" in by_position[5]["reason"]["message"]
     assert by_position[5]["record"] == TAKEN
@@ -248,8 +248,9 @@ NO_STREAM = json.dumps({"type": "RECORD", "record": person(9)}) + "\n"
     [
         pytest.param(
             contacts_input(person(1)) + NOT_JSON,
-            "Unable to parse line as JSON (Expecting ',' delimiter: line 2 column 1 (char 82)): "
-            "the line is not shown: `log_values` is false",
+            "Input line 3 is not JSON (Expecting ',' delimiter: line 1 column 82 (char 81)): no "
+            "message can be read from it, so the run stops. Fix the tap's output (or the step "
+            "before this target) and rerun. The line: not shown: `log_values` is false",
             id="a-line-that-is-not-json",
         ),
         pytest.param(

@@ -22,6 +22,7 @@ from target_hubspot_contacts.mapping import (
     infer_property_definition,
     normalize_name,
     plan_fields,
+    plan_new_properties,
 )
 
 UTC = dt.timezone.utc
@@ -394,11 +395,11 @@ def test_rejected_str_is_one_sentence() -> None:
         "signup_date",
         "2024-13-45",
         "INVALID_DATE",
-        "'2024-13-45' is not a date (expected YYYY-MM-DD)",
+        '"2024-13-45" is not a date (expected YYYY-MM-DD)',
     )
     assert str(RecordRejected([problem])) == (
         "field 'signup' (HubSpot property 'signup_date'): "
-        "'2024-13-45' is not a date (expected YYYY-MM-DD)"
+        '"2024-13-45" is not a date (expected YYYY-MM-DD)'
     )
 
 
@@ -674,7 +675,7 @@ def test_map_rejects_invalid_id() -> None:
         mapper().map({"Email": "not-an-email"})
     assert caught.value.code == "INVALID_EMAIL"
     assert str(caught.value) == (
-        "field 'Email' (HubSpot property 'email'): 'not-an-email' is not a valid email address"
+        "field 'Email' (HubSpot property 'email'): \"not-an-email\" is not a valid email address"
     )
 
 
@@ -690,7 +691,7 @@ def test_map_rejection_carries_original_value() -> None:
     )
     assert str(error) == (
         "field 'Signup' (HubSpot property 'signup_date'): "
-        "'2024-13-45' is not a date (expected YYYY-MM-DD)"
+        '"2024-13-45" is not a date (expected YYYY-MM-DD)'
     )
 
 
@@ -704,9 +705,9 @@ def test_map_rejection_names_every_bad_value_in_field_order() -> None:
         ("Signup", "signup_date", "23/10/2024", "INVALID_DATE"),
     ]
     assert str(caught.value) == (
-        "field 'score' (HubSpot property 'score'): 'lots' is not a number; "
+        "field 'score' (HubSpot property 'score'): \"lots\" is not a number; "
         "field 'Signup' (HubSpot property 'signup_date'): "
-        "'23/10/2024' is not a date (expected YYYY-MM-DD)"
+        '"23/10/2024" is not a date (expected YYYY-MM-DD)'
     )
 
 
@@ -803,3 +804,221 @@ def test_internal_names_are_unique_for_fields_that_read_alike() -> None:
     fields = ["Prénom", "prenom", "Prenom!", "名前", "名字", "Имя", "имя", "", "_"]
     names = [infer_property_definition(f, {"type": "string"})["name"] for f in fields]
     assert len(set(names)) == len(names)
+
+
+# --- odd values: the ends of the calendar, huge numbers, deep nesting, JSON text in reasons ----
+
+END_OF_TIME_EST = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=MINUS_5)
+START_OF_TIME_CET = dt.datetime(1, 1, 1, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+
+@pytest.mark.parametrize("prop", [definition("datetime", "date"), definition("date", "date")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(END_OF_TIME_EST, id="datetime-past-9999"),
+        pytest.param(START_OF_TIME_CET, id="datetime-before-0001"),
+        pytest.param("9999-12-31T23:59:59-05:00", id="text-past-9999"),
+        pytest.param("0001-01-01T00:00:00+01:00", id="text-before-0001"),
+    ],
+)
+def test_a_moment_an_offset_carries_outside_four_digit_years_is_refused_saying_so(
+    prop: PropertyDefinition, value: object
+) -> None:
+    with pytest.raises(CoercionError) as caught:
+        coerce_value(prop, value)
+    assert caught.value.code == ("INVALID_DATE" if prop.type == "date" else "INVALID_DATETIME")
+    assert "outside the years 0001 to 9999 once converted to UTC" in caught.value.reason
+    assert "9999-12-31T23:59:59Z" in caught.value.reason  # what to send instead
+
+
+@pytest.mark.parametrize(
+    ("prop", "value", "expected"),
+    [
+        pytest.param(
+            definition("datetime", "date"),
+            dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+            "9999-12-31T23:59:59.000Z",
+            id="datetime-last-second",
+        ),
+        pytest.param(
+            definition("datetime", "date"),
+            "0001-01-01T01:00:00+01:00",
+            "0001-01-01T00:00:00.000Z",
+            id="datetime-first-instant",
+        ),
+        pytest.param(definition("date", "date"), "9999-12-31", "9999-12-31", id="date-last-day"),
+        pytest.param(
+            definition("date", "date"), "9999-12-31T23:59:59Z", "9999-12-31", id="date-from-utc"
+        ),
+    ],
+)
+def test_the_ends_of_the_calendar_in_utc_are_written(
+    prop: PropertyDefinition, value: object, expected: str
+) -> None:
+    assert coerce_value(prop, value) == expected
+
+
+@pytest.mark.parametrize("prop", [definition("datetime", "date"), definition("date", "date")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("9" * 5000, id="digits-beyond-int-conversion"),
+        pytest.param("0" * 30 + "9" * 20, id="twenty-digits-after-zeros"),
+        pytest.param(10**5000, id="int-beyond-its-text-limit"),
+        pytest.param(-(10**20), id="large-negative"),
+    ],
+)
+def test_an_integer_of_any_size_that_fits_no_date_reading_is_refused(
+    prop: PropertyDefinition, value: object
+) -> None:
+    with pytest.raises(CoercionError) as caught:
+        coerce_value(prop, value)
+    assert "cannot be read as a date with certainty" in caught.value.reason
+
+
+def test_leading_zeros_do_not_hide_an_epoch() -> None:
+    assert coerce_value(definition("datetime", "date"), "0001714571100") == (
+        "2024-05-01T13:45:00.000Z"
+    )
+
+
+@pytest.mark.parametrize(
+    "prop",
+    [definition("string"), definition("number", "number"), SINGLE, MULTI],
+    ids=["text", "number", "option", "options"],
+)
+def test_a_number_of_thousands_of_digits_is_refused_as_out_of_range(
+    prop: PropertyDefinition,
+) -> None:
+    with pytest.raises(CoercionError) as caught:
+        coerce_value(prop, Decimal("9" * 5000))
+    assert caught.value.code == "INVALID_NUMBER"
+    assert "over 1,000 digits" in caught.value.reason
+
+
+def nested(depth: int) -> object:
+    value: object = "x"
+    for _ in range(depth):
+        value = {"a": [value]}
+    return value
+
+
+@pytest.mark.parametrize(
+    "prop", [definition("string"), SINGLE, MULTI], ids=["text", "option", "options"]
+)
+def test_a_value_nested_too_deep_for_text_is_refused_not_a_crash(prop: PropertyDefinition) -> None:
+    with pytest.raises(CoercionError) as caught:
+        coerce_value(prop, nested(400))  # 800 levels: deeper than Python's recursion goes
+    assert caught.value.code == "INVALID_TEXT"
+    assert "more than 100 levels deep" in caught.value.reason
+
+
+def test_a_value_nested_within_the_limit_is_written_as_json_text() -> None:
+    assert coerce_value(definition("string"), nested(2)) == '{"a":[{"a":["x"]}]}'
+
+
+@pytest.mark.parametrize(
+    ("prop", "value", "reason"),
+    [
+        pytest.param(
+            definition("date", "date"),
+            Decimal("1E+20"),
+            "1E+20 is not a date (expected YYYY-MM-DD)",
+            id="decimal-as-sent",
+        ),
+        pytest.param(
+            definition("date", "date"),
+            True,
+            "true is not a date (expected YYYY-MM-DD)",
+            id="boolean-as-json",
+        ),
+        pytest.param(
+            SINGLE,
+            Decimal("1.0"),
+            "1.0 is not an option of this property (allowed values: new, open_deal, lost)",
+            id="number-option",
+        ),
+        pytest.param(
+            SINGLE,
+            "1.0",
+            '"1.0" is not an option of this property (allowed values: new, open_deal, lost)',
+            id="text-option-quoted",
+        ),
+        pytest.param(
+            definition("datetime", "date"),
+            {"at": None},
+            '{"at":null} is not a date-time',
+            id="object",
+        ),
+    ],
+)
+def test_a_reason_quotes_the_value_as_json_text_as_the_tap_sent_it(
+    prop: PropertyDefinition, value: object, reason: str
+) -> None:
+    with pytest.raises(CoercionError) as caught:
+        coerce_value(prop, value)
+    assert caught.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param({"address": "ada@example.com"}, id="object"),
+        pytest.param(["ada@example.com"], id="array"),
+    ],
+)
+def test_an_id_that_is_an_object_or_array_is_refused(value: object) -> None:
+    with pytest.raises(RecordRejected) as caught:
+        mapper().map({"Email": value})
+    assert caught.value.code == "INVALID_ID"
+    assert "a contact's id is one value" in caught.value.reason
+
+
+def test_an_email_that_is_an_array_is_not_an_email_address() -> None:
+    with pytest.raises(CoercionError) as caught:
+        coerce_value(PORTAL["email"], ["ada@example.com"])
+    assert caught.value.code == "INVALID_EMAIL"
+
+
+# --- properties created for unmatched fields: one name per field, stable across runs ---------
+
+
+def test_fields_that_would_share_a_name_get_one_each_the_exact_one_keeping_it() -> None:
+    fields = ["Loyalty Tier", "loyalty_tier", "LOYALTY-TIER"]
+    bodies = plan_new_properties(fields, {})
+    names = {field: body["name"] for field, body in bodies.items()}
+    assert names["loyalty_tier"] == "loyalty_tier"
+    assert names["Loyalty Tier"].startswith("loyalty_tier_")
+    assert names["LOYALTY-TIER"].startswith("loyalty_tier_")
+    assert len(set(names.values())) == 3
+    assert plan_new_properties(reversed(fields), {}) == bodies  # whatever the order
+
+
+def test_a_field_alone_keeps_its_readable_name() -> None:
+    (body,) = plan_new_properties(["Loyalty Tier"], {}).values()
+    assert body["name"] == "loyalty_tier"
+
+
+def test_a_name_another_field_already_writes_is_not_given_again() -> None:
+    (body,) = plan_new_properties(["Loyalty Tier"], {}, claimed={"loyalty_tier"}).values()
+    assert body["name"].startswith("loyalty_tier_")
+
+
+def test_each_field_finds_the_property_made_for_it_in_later_runs() -> None:
+    bodies = plan_new_properties(["Loyalty Tier", "loyalty_tier"], {})
+    portal = dict(PORTAL)
+    for body in bodies.values():
+        portal[body["name"]] = PropertyDefinition.from_api(body)
+
+    plan = plan_fields(["email", "Loyalty Tier", "loyalty_tier"], portal)
+
+    assert plan.targets["loyalty_tier"] == "loyalty_tier"
+    assert plan.targets["Loyalty Tier"] == bodies["Loyalty Tier"]["name"]
+
+
+def test_an_integer_past_the_text_limit_of_python_ints_is_refused_as_out_of_range() -> None:
+    with pytest.raises(CoercionError) as caught:
+        coerce_value(definition("number", "number"), 10**5000)  # e.g. made by a stream map
+    assert caught.value.code == "INVALID_NUMBER"
+    assert caught.value.reason.startswith("1" + "0" * 20)

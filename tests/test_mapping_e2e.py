@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from target_hubspot_contacts.mapping import plan_new_properties
 from tests.helpers import (
     TOKEN,
     fixture_text,
@@ -453,6 +454,62 @@ def test_without_create_missing_properties_no_property_is_created(hubspot, confi
     assert stored(hubspot, email="ada@example.com") == {"email": "ada@example.com"}
 
 
+LOOK_ALIKES = {"email": TEXT, "Loyalty Tier": TEXT, "loyalty_tier": TEXT}
+
+
+def created_names(hubspot) -> dict[str, str]:
+    """Label -> name of each property the target created."""
+    posts = [r for r in hubspot.calls(PROPERTIES) if r.method == "POST"]
+    return {post.body["label"]: post.body["name"] for post in posts}
+
+
+def test_fields_that_read_alike_get_a_property_each_and_keep_it_in_later_runs(
+    hubspot, config, tmp_path
+):
+    config["create_missing_properties"] = True
+    row = {"email": "ada@example.com", "Loyalty Tier": "Gold", "loyalty_tier": "g"}
+
+    first = run_target(tmp_path, config, stream(LOOK_ALIKES, row))
+
+    assert first.returncode == 0, first.stderr
+    names = created_names(hubspot)
+    assert names["loyalty_tier"] == "loyalty_tier"  # the field written exactly so keeps it
+    assert names["Loyalty Tier"].startswith("loyalty_tier_")  # the other gets its own
+    assert stored(hubspot, email="ada@example.com") == {
+        "email": "ada@example.com",
+        "loyalty_tier": "g",
+        names["Loyalty Tier"]: "Gold",
+    }
+    second = run_target(
+        tmp_path,
+        config,
+        stream(LOOK_ALIKES, {**row, "Loyalty Tier": "Silver", "loyalty_tier": "s"}),
+    )
+    assert second.returncode == 0, second.stderr
+    assert len(created_names(hubspot)) == 2  # nothing created again
+    assert stored(hubspot, email="ada@example.com")[names["Loyalty Tier"]] == "Silver"
+    assert stored(hubspot, email="ada@example.com")["loyalty_tier"] == "s"
+
+
+def test_planned_names_that_still_clash_stop_the_run_before_any_property_is_created(
+    hubspot, config, tmp_path
+):
+    config["create_missing_properties"] = True
+    # Two fields that would share `loyalty_tier_x` each get a hashed name; a third field is
+    # called what one of them gets.
+    twins = plan_new_properties(["loyalty tier x", "Loyalty Tier x"], {})
+    hashed = twins["Loyalty Tier x"]["name"]
+    fields = {"email": TEXT, "loyalty tier x": TEXT, "Loyalty Tier x": TEXT, hashed: TEXT}
+
+    result = run_target(tmp_path, config, stream(fields, {"email": "ada@example.com"}))
+
+    assert result.returncode == 1
+    assert created_names(hubspot) == {}
+    last_line = result.stderr.rstrip().splitlines()[-1]
+    assert "Stream 'contacts' (no property was created): " in last_line
+    assert f"fields 'Loyalty Tier x' and '{hashed}' both map to HubSpot property" in last_line
+
+
 # --- read-only and calculated properties ----------------------------------------------
 
 
@@ -634,10 +691,10 @@ def test_values_that_cannot_be_coerced_are_rejected_with_field_value_and_reason(
         ("local", "INVALID_LONG_STRING", "notes_text", "notes_text"),
     ]
     messages = [entry["reason"]["message"] for entry in entries]
-    assert "'not-an-email' is not a valid email address" in messages[0]
-    assert "'platinum' is not an option" in messages[1]
+    assert '"not-an-email" is not a valid email address' in messages[0]
+    assert '"platinum" is not an option' in messages[1]
     assert "free, pro, enterprise" in messages[1]
-    assert "'yesterday' is not a date" in messages[2]
+    assert '"yesterday" is not a date' in messages[2]
     assert "70,000 characters long" in messages[3]
     assert "65,536" in messages[3]
 
@@ -696,7 +753,7 @@ def test_without_a_rejects_file_a_rejection_is_logged_and_fails_the_run(hubspot,
     result = run_target(tmp_path, config, lines(messages))
 
     assert result.returncode != 0
-    assert "field 'plan' (HubSpot property 'plan'): 'platinum' is not an option" in result.stderr
+    assert "field 'plan' (HubSpot property 'plan'): \"platinum\" is not an option" in result.stderr
     assert "INVALID_OPTION" in result.stderr
     assert "platinum" not in request_text(hubspot)
     assert len(hubspot.contacts) == 2

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from decimal import Decimal
+
+import pytest
 
 from tests.helpers import (
+    FIXTURES,
+    clean_env,
     contact,
     fixture_text,
     lines,
@@ -13,11 +19,14 @@ from tests.helpers import (
     run_target,
     schema,
     state,
+    target_command,
+    write_config,
 )
 
 
 def read_rejects(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    text = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line, parse_float=Decimal, parse_int=Decimal) for line in text]
 
 
 def test_nan_infinity_and_lone_surrogates_reject_their_record_alone(hubspot, config, tmp_path):
@@ -215,3 +224,206 @@ def test_blank_lines_between_messages_are_skipped(hubspot, config, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert len(hubspot.contacts) == 2
+
+
+# --- the ends of the calendar ----------------------------------------------------------------
+
+
+def test_a_date_time_an_offset_carries_past_the_calendar_rejects_its_record_alone(
+    hubspot, config, tmp_path
+):
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(rejects_path=str(rejects), max_rejects=3)
+
+    result = run_target(tmp_path, config, fixture_text("calendar_ends.singer"))
+
+    assert result.returncode == 0, result.stderr
+    reasons = {entry["id"]: entry["reason"] for entry in read_rejects(rejects)}
+    assert {email: reason["code"] for email, reason in reasons.items()} == {
+        "end-of-time-est@example.com": "INVALID_DATETIME",
+        "start-of-time-cet@example.com": "INVALID_DATETIME",
+        "end-of-time-date@example.com": "INVALID_DATE",
+    }
+    assert reasons["end-of-time-est@example.com"]["message"] == (
+        "field 'last_login_at' (HubSpot property 'last_login_at'): "
+        '"9999-12-31T23:59:59-05:00" is outside the years 0001 to 9999 once converted to UTC '
+        "(HubSpot's date formats have four-digit years); send it as UTC text within those "
+        "years, e.g. 9999-12-31T23:59:59Z"
+    )
+    written = hubspot.contact("end-of-time-utc@example.com")["properties"]
+    assert (written["last_login_at"], written["signup_date"]) == (
+        "9999-12-31T23:59:59.000Z",
+        "9999-12-31",
+    )
+    assert printed_states(result.stdout)[-1] == {"bookmark": 5}
+
+
+# --- schemas Python's validators cannot take as they are ------------------------------------
+
+
+def test_a_pattern_python_cannot_compile_is_left_unchecked_with_one_warning(
+    hubspot, config, tmp_path
+):
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(rejects_path=str(rejects), max_rejects=1)
+
+    result = run_target(tmp_path, config, fixture_text("ecma_patterns.singer"))
+
+    assert result.returncode == 0, result.stderr
+    written = hubspot.contact("rene@example.com")["properties"]
+    assert (written["firstname"], written["company"]) == ("René", "Société Générale")
+    (warning,) = [line for line in result.stderr.splitlines() if "are not checked" in line]
+    assert "Stream 'people'" in warning
+    assert "field 'first_name': pattern '^\\p{L}+$'" in warning
+    assert "field 'company'" in warning
+    assert "the record: patternProperties key '^\\p{Lu}'" in warning
+    (rejected,) = read_rejects(rejects)  # the patterns Python can compile are still checked
+    assert (rejected["id"], rejected["reason"]["code"]) == ("not-an-address", "INVALID_RECORD")
+    assert printed_states(result.stdout) == [{"bookmark": 2}]
+
+
+def test_a_schema_that_is_not_json_schema_stops_the_run_naming_the_stream(config, tmp_path):
+    properties = {"email": {"type": "string"}, "first_name": {"type": "strnig"}}
+    messages = [schema(properties=properties), record(contact(1))]
+
+    result = run_target(tmp_path, config, lines(messages))
+
+    assert result.returncode == 1
+    last_line = result.stderr.rstrip().splitlines()[-1]
+    assert "Stream 'contacts' sent a schema its records cannot be checked against" in last_line
+    assert "'strnig'" in last_line
+    assert "properties.first_name.type" in last_line
+    assert "set `validate_records` to false" in last_line
+    assert "Traceback" not in result.stderr
+
+
+def test_such_a_schema_loads_with_validate_records_false(hubspot, config, tmp_path):
+    config.update(validate_records=False)
+    properties = {"email": {"type": "string"}, "first_name": {"type": "strnig"}}
+
+    result = run_target(
+        tmp_path, config, lines([schema(properties=properties), record(contact(1))])
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert hubspot.contact("person1@example.com")["properties"]["firstname"] == "Person1"
+
+
+# --- bytes that are not UTF-8 ----------------------------------------------------------------
+
+LATIN1_STATE = b'{"bookmark": 1.10, "name": "caf\xc3\xa9"}'
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        pytest.param({"LC_ALL": "C.UTF-8"}, id="c-utf8-surrogateescape"),
+        pytest.param({"LC_ALL": "C", "LANG": "C"}, id="posix-locale"),
+        pytest.param({"PYTHONIOENCODING": "utf-8:strict"}, id="strict-utf8"),
+        pytest.param({"PYTHONIOENCODING": "latin-1"}, id="latin-1"),
+    ],
+)
+def test_a_byte_that_is_not_utf8_rejects_its_record_alone_whatever_the_locale(
+    hubspot, config, tmp_path, env
+):
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(rejects_path=str(rejects), max_rejects=1)
+
+    result = run_target_on_bytes(tmp_path, config, fixture_bytes("latin1_byte.singer"), env)
+
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert hubspot.contact("utf8@example.com")["properties"]["firstname"] == "Zoë 😀"
+    assert hubspot.contact("latin1@example.com") is None
+    (rejected,) = read_rejects(rejects)
+    assert rejected["reason"]["code"] == "INVALID_TEXT"
+    assert "a byte of the input that is not UTF-8" in rejected["reason"]["message"]
+    assert rejected["record"]["first_name"] == "Ren\udce9"  # the byte, as its escape
+    assert result.stdout == LATIN1_STATE + b"\n"  # relayed as sent
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def run_target_on_bytes(
+    tmp_path, config: dict, data: bytes, env: dict[str, str]
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the target as a process fed raw bytes, in the given locale or encoding."""
+    return subprocess.run(
+        target_command(write_config(tmp_path, config)),
+        input=data,
+        capture_output=True,
+        timeout=120,
+        env=clean_env(**env),
+        cwd=tmp_path,
+        check=False,
+    )
+
+
+# --- values no property can hold: huge numbers, deep nesting, records and ids of the wrong kind
+
+
+def test_values_of_the_wrong_size_or_shape_reject_their_record_alone(hubspot, config, tmp_path):
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(rejects_path=str(rejects), max_rejects=10, validate_records=False)
+
+    result = run_target(tmp_path, config, fixture_text("wrong_size_or_shape.singer"))
+
+    assert result.returncode == 0, result.stderr
+    assert [c["properties"]["email"] for c in hubspot.contacts] == ["ok@example.com"]
+    by_position = {entry["position"]: entry for entry in read_rejects(rejects)}
+    assert {position: entry["reason"]["code"] for position, entry in by_position.items()} == {
+        1: "INVALID_NUMBER",  # 5,000 digits in a number property
+        2: "INVALID_NUMBER",  # 5,000 digits in a text property
+        3: "INVALID_TEXT",  # nested 600 levels deep in a text property
+        4: "INVALID_ID",  # an id that is an object
+        5: "INVALID_ID",  # an id that is an array
+        6: "INVALID_RECORD",  # a record that is null
+        7: "INVALID_RECORD",  # a record that is an array
+        8: "INVALID_LONG_STRING",  # 70,000 characters
+    }
+    assert by_position[1]["record"]["lifetime_value"] == Decimal("9" * 5000)  # kept whole
+    assert "is out of range" in by_position[1]["reason"]["message"]
+    assert by_position[3]["reason"]["message"].endswith(
+        "nests objects or arrays more than 100 levels deep"
+    )
+    assert by_position[6]["record"] is None
+    assert by_position[7]["reason"]["message"] == "Record is not a JSON object: it is [1,2]"
+    assert printed_states(result.stdout) == [{"bookmark": 9}]
+
+
+def test_a_line_nested_too_deep_for_any_json_reader_stops_the_run_naming_the_line(config, tmp_path):
+    too_deep = (
+        '{"type": "RECORD", "stream": "contacts", "record": ' + "[" * 5000 + "]" * 5000 + "}\n"
+    )
+
+    result = run_target(tmp_path, config, lines([schema(), record(contact(1))]) + too_deep)
+
+    assert result.returncode == 1
+    last_line = result.stderr.rstrip().splitlines()[-1]
+    assert "Input line 3 nests objects or arrays about 1,000 levels deep" in last_line
+    assert "Fix the tap's output" in last_line
+    assert "Traceback" not in result.stderr
+
+
+# --- reasons quote values as the tap sent them -----------------------------------------------
+
+
+def test_reasons_the_log_and_the_tally_quote_values_as_json_text(config, tmp_path):
+    rejects = tmp_path / "rejects.jsonl"
+    config.update(rejects_path=str(rejects), max_rejects=3)
+
+    result = run_target(tmp_path, config, fixture_text("values_as_sent.singer"))
+
+    assert result.returncode == 0, result.stderr
+    date_field = "field 'signup_date' (HubSpot property 'signup_date'): "
+    assert [entry["reason"]["message"] for entry in read_rejects(rejects)] == [
+        f"{date_field}1E+20 is not a date (expected YYYY-MM-DD)",
+        f"{date_field}true is not a date (expected YYYY-MM-DD)",
+        "field 'plan' (HubSpot property 'plan'): 1.0 is not an option of this property "
+        "(allowed values: free, pro, enterprise)",
+    ]
+    assert "Rejected record from stream 'people' (id \"a@example.com\")" in result.stderr
+    assert "  2 INVALID_DATE signup_date, e.g. 1E+20" in result.stderr
+    assert "  1 INVALID_OPTION plan, e.g. 1.0" in result.stderr
+    assert "Decimal(" not in result.stderr

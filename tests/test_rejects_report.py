@@ -54,11 +54,11 @@ def test_a_rejected_record_names_every_bad_value_in_it(config, tmp_path):
         ("signup_date", "INVALID_DATE"),
         ("plan", "INVALID_OPTION"),
     ]
-    assert "'23/10/2024' is not a date" in entry["reason"]["message"]
-    assert "'platinum' is not an option" in entry["reason"]["message"]
+    assert '"23/10/2024" is not a date' in entry["reason"]["message"]
+    assert '"platinum" is not an option' in entry["reason"]["message"]
     (line,) = rejected_lines(result.stderr)
-    assert "field 'signup_date' (HubSpot property 'signup_date'): '23/10/2024'" in line
-    assert "[INVALID_DATE]; field 'plan' (HubSpot property 'plan'): 'platinum'" in line
+    assert "field 'signup_date' (HubSpot property 'signup_date'): \"23/10/2024\"" in line
+    assert "[INVALID_DATE]; field 'plan' (HubSpot property 'plan'): \"platinum\"" in line
 
 
 def test_the_first_ten_rejected_records_are_logged_one_by_one_then_counted(config, tmp_path):
@@ -80,8 +80,8 @@ def test_the_run_ends_with_a_tally_of_rejects_by_code_and_property(config, tmp_p
 
     assert result.returncode == 0, result.stderr
     assert tally(result.stderr) == [
-        "12 INVALID_DATE signup_date, e.g. '10/10/2024'",
-        "2 INVALID_EMAIL email, e.g. 'not-an-email-0'",
+        '12 INVALID_DATE signup_date, e.g. "10/10/2024"',
+        '2 INVALID_EMAIL email, e.g. "not-an-email-0"',
     ]
 
 
@@ -94,8 +94,8 @@ def test_the_tally_counts_a_record_once_for_each_bad_value(config, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert tally(result.stderr) == [
-        "2 INVALID_DATE signup_date, e.g. '23/10/2024'",
-        "1 INVALID_OPTION plan, e.g. 'platinum'",
+        '2 INVALID_DATE signup_date, e.g. "23/10/2024"',
+        '1 INVALID_OPTION plan, e.g. "platinum"',
     ]
 
 
@@ -106,7 +106,7 @@ def test_the_tally_shows_the_value_hubspot_refused(config, tmp_path):
     result = run_target(tmp_path, config, lines(messages))
 
     assert result.returncode == 0, result.stderr
-    assert tally(result.stderr) == [f"1 INVALID_EMAIL email, e.g. '{HUBSPOT_REFUSES}'"]
+    assert tally(result.stderr) == [f'1 INVALID_EMAIL email, e.g. "{HUBSPOT_REFUSES}"']
 
 
 def test_without_a_rejects_file_the_unlogged_rejects_are_said_to_be_lost(config, tmp_path):
