@@ -21,8 +21,6 @@ from target_hubspot_contacts.logvalues import NOT_SHOWN, values_shown
 from target_hubspot_contacts.state import SentState
 
 _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
-# Python's int() refuses longer digit strings; such a number is read as a Decimal instead.
-_MAX_INT_DIGITS = 4_000
 
 
 class _StateLine(msgspec.Struct):
@@ -41,14 +39,15 @@ class SingerInputReader(GenericSingerReader[str]):
         self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]
     ) -> t.Counter[str]:
         """As the SDK reads, skipping blank lines (which carry no message) instead of failing."""
-        lines = self._counted(_raw_lines(file_input or self.default_input))
-        return super().process_lines((line for line in lines if line.strip()), callbacks)  # type: ignore[arg-type]
+        lines = self._messages(_raw_lines(file_input or self.default_input))
+        return super().process_lines(lines, callbacks)  # type: ignore[arg-type]
 
-    def _counted(self, lines: t.Iterable[str | bytes]) -> t.Iterator[str | bytes]:
-        self._line_number = 0
-        for line in lines:
-            self._line_number += 1
-            yield line
+    def _messages(self, lines: t.Iterable[str | bytes]) -> t.Iterator[str | bytes]:
+        """The lines that are not blank, counting every line for the errors that name one."""
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                self._line_number = number
+                yield line
 
     def deserialize_json(self, line: str | bytes) -> dict:
         """The message on one line; a STATE value remembers its text for relaying."""
@@ -135,7 +134,10 @@ def _unreadable(number: int | None, why: str, text: str | None = None) -> Unread
 
 
 def _integer(digits: str) -> int | decimal.Decimal:
-    return int(digits) if len(digits) <= _MAX_INT_DIGITS else decimal.Decimal(digits)
+    try:
+        return int(digits)
+    except ValueError:  # more digits than Python's int() takes (4,300 unless set otherwise)
+        return decimal.Decimal(digits)
 
 
 def _quoted(text: str) -> str:

@@ -498,8 +498,8 @@ def _write_state(value: dict) -> None:
     binary = getattr(sys.stdout, "buffer", None)
     if binary is None:  # a text stream only (a test runner's)
         sys.stdout.write(line)
-    else:
         sys.stdout.flush()
-        binary.write(line.encode("utf-8", "backslashreplace"))
-        binary.flush()
-    sys.stdout.flush()
+        return
+    sys.stdout.flush()  # anything written as text goes first
+    binary.write(line.encode("utf-8", "backslashreplace"))
+    binary.flush()

@@ -6,7 +6,6 @@ import re
 import typing as t
 
 import fastjsonschema
-import jsonschema
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
@@ -71,9 +70,10 @@ def record_validator(
 
 
 def _unusable_message(stream: str, error: Exception) -> str:
-    cause = error.__cause__
-    if isinstance(cause, jsonschema.SchemaError):
-        where = cause.json_path.removeprefix("$").removeprefix(".") or "its top level"
+    cause = error.__cause__  # the SDK's InvalidJSONSchema wraps jsonschema's SchemaError
+    path = getattr(cause, "json_path", None)
+    if isinstance(path, str) and getattr(cause, "message", None):
+        where = path.removeprefix("$").removeprefix(".") or "its top level"
         what = f"{cause.message} (at {where})"
     else:
         what = str(error).splitlines()[0] if str(error) else type(error).__name__
