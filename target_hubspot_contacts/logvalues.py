@@ -21,7 +21,6 @@ if t.TYPE_CHECKING:
 
 SHOWN_CHARS = 80
 NOT_SHOWN = "not shown: `log_values` is false"
-_TOO_DEEP_TO_SHOW = "(a value nested too deeply to show)"
 
 _values_shown = True
 
@@ -40,10 +39,7 @@ def values_shown() -> bool:
 def shown(value: object) -> str:
     """A record value or id as the log and reasons show it: JSON text as the tap sent it
     (`"ada"`, `1E+20`, `true`), shortened past SHOWN_CHARS."""
-    try:
-        text = json_text(value)
-    except RecursionError:
-        text = _TOO_DEEP_TO_SHOW
+    text = json_text(value)  # at any depth the reader could read
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 

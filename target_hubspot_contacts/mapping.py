@@ -844,12 +844,18 @@ class RecordMapper:
 # --- creating properties for unmatched fields --------------------------------------------
 
 
-def _schema_types(schema: Mapping[str, object]) -> tuple[set[str], str | None]:
-    """The non-null JSON types a schema allows (through `anyOf`) and its string format."""
+def _schema_types(schema: object) -> tuple[set[str], str | None]:
+    """The non-null JSON types a schema allows (through `anyOf`) and its string format; none
+    for a schema of another shape (`true`, `"type": 5`), which allows anything here."""
+    if not isinstance(schema, Mapping):
+        return set(), None
     declared = schema.get("type")
-    types = {declared} if isinstance(declared, str) else set(declared or ())
+    types = {declared} if isinstance(declared, str) else set()
+    if isinstance(declared, list):
+        types = {item for item in declared if isinstance(item, str)}
     fmt = schema.get("format") if isinstance(schema.get("format"), str) else None
-    for branch in schema.get("anyOf") or ():
+    branches = schema.get("anyOf")
+    for branch in branches if isinstance(branches, list) else ():
         if isinstance(branch, Mapping):
             branch_types, branch_fmt = _schema_types(branch)
             types |= branch_types
@@ -857,7 +863,7 @@ def _schema_types(schema: Mapping[str, object]) -> tuple[set[str], str | None]:
     return types - {"null"}, fmt
 
 
-def _infer_type(schema: Mapping[str, object]) -> tuple[str, str]:
+def _infer_type(schema: object) -> tuple[str, str]:
     """HubSpot (type, fieldType) for a JSON schema."""
     types, fmt = _schema_types(schema)
     if types == {"string"}:
@@ -907,7 +913,7 @@ def _made_for(field_name: str, properties: Mapping[str, PropertyDefinition]) -> 
 
 def plan_new_properties(
     fields: Iterable[str],
-    field_schemas: Mapping[str, Mapping[str, object]],
+    field_schemas: Mapping[str, object],
     *,
     claimed: Collection[str] = (),
 ) -> dict[str, dict]:
@@ -927,7 +933,7 @@ def plan_new_properties(
     return bodies
 
 
-def infer_property_definition(field_name: str, field_schema: Mapping[str, object]) -> dict:
+def infer_property_definition(field_name: str, field_schema: object) -> dict:
     """The POST body that creates a custom contact property for an unmatched field."""
     hubspot_type, field_type = _infer_type(field_schema)
     body: dict[str, object] = {

@@ -43,12 +43,19 @@ class ContactsSink(BatchSink):
         # Of the record being processed: what is wrong, and the same without its values.
         self._schema_violation: tuple[str, str] | None = None
         # The SDK parses date fields as ISO strings only; a number there (an epoch) is left
-        # for mapping to read.
-        self._date_fields = tuple(
-            field
-            for field, field_schema in (schema.get("properties") or {}).items()
-            if isinstance(field_schema, dict) and get_datelike_property_type(field_schema)
-        )
+        # for mapping to read. It parses only the fields its schema calls dates, and stops at
+        # a field schema it cannot read (`true`, `"type": 5`): it gets these as they are, the
+        # others as `{}`.
+        datelike = {
+            field: field_schema
+            for field, field_schema in (self.schema.get("properties") or {}).items()
+            if _is_datelike(field_schema)
+        }
+        self._date_fields = tuple(datelike)
+        self._parse_schema = {
+            **self.schema,
+            "properties": {field: datelike.get(field, {}) for field in self.schema["properties"]},
+        }
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """The compiled validator where the schema allows; the SDK's own otherwise."""
@@ -95,7 +102,7 @@ class ContactsSink(BatchSink):
         }
         try:
             self._parse_timestamps_in_record(
-                record=record, schema=self.schema, treatment=self.datetime_error_treatment
+                record=record, schema=self._parse_schema, treatment=self.datetime_error_treatment
             )
         except ValueError as exc:
             self._schema_violation = _violation("has an unparseable date or time", f": {exc}")
@@ -155,6 +162,15 @@ class ContactsSink(BatchSink):
     def process_batch(self, context: dict) -> None:  # noqa: ARG002
         """Send every pending contact and wait until HubSpot answered for all of them."""
         self._run.writer.flush()
+
+
+def _is_datelike(field_schema: object) -> bool:
+    """Whether the SDK reads a field schema as a date, date-time or time (never for a schema
+    of a shape it cannot read)."""
+    try:
+        return isinstance(field_schema, dict) and bool(get_datelike_property_type(field_schema))
+    except (TypeError, AttributeError, KeyError):
+        return False
 
 
 def _violation(what: str, detail: str) -> tuple[str, str]:

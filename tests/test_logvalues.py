@@ -128,3 +128,10 @@ def test_a_value_is_shown_as_json_text_as_the_tap_sent_it(value: object, text: s
 def test_a_long_value_is_shortened() -> None:
     text = shown("x" * 500)
     assert (len(text), text[:2], text[-3:]) == (SHOWN_CHARS, '"x', "...")
+
+
+def test_a_value_nested_deeper_than_the_stack_goes_is_shown_shortened() -> None:
+    value: object = "x"
+    for _ in range(3000):
+        value = [value]
+    assert shown(value) == "[" * (SHOWN_CHARS - 3) + "..."

@@ -1022,3 +1022,16 @@ def test_an_integer_past_the_text_limit_of_python_ints_is_refused_as_out_of_rang
         coerce_value(definition("number", "number"), 10**5000)  # e.g. made by a stream map
     assert caught.value.code == "INVALID_NUMBER"
     assert caught.value.reason.startswith("1" + "0" * 20)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        pytest.param(True, id="true"),
+        pytest.param({"type": 5}, id="number-type"),
+        pytest.param({"anyOf": 3}, id="any-of-not-a-list"),
+    ],
+)
+def test_a_field_schema_of_another_shape_gets_a_text_property(schema: object) -> None:
+    body = infer_property_definition("Nickname", schema)
+    assert (body["type"], body["fieldType"]) == ("string", "textarea")
