@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import pathlib
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from target_hubspot_contacts.emulator.properties import default_properties
 from target_hubspot_contacts.replay import replay
 from tests.helpers import (
     clean_env,
+    contact,
     lines,
     record,
     run_target,
@@ -23,8 +25,10 @@ from tests.helpers import (
     target_command,
     write_config,
 )
+from tests.sync_stores import batch_calls, sync
 
-REPLAY = [sys.executable, "-m", "target_hubspot_contacts.replay"]
+INSTALLED = pathlib.Path(sys.executable).parent  # the console scripts of the installed target
+REPLAY = [str(INSTALLED / "target-hubspot-contacts-replay")]
 PLAN_FIELDS = {
     "email": {"type": "string"},
     "plan": {"type": ["string", "null"]},
@@ -56,10 +60,7 @@ def test_rejected_records_are_sent_again_once_the_cause_is_fixed(hubspot, config
     text = lines([schema(properties=PLAN_FIELDS), record(platinum), state({"n": 1})])
     rejects = rejects_of(tmp_path, config, text)
     assert hubspot.contact(email="ada@example.com") is None
-    plan = next(p for p in default_properties() if p["name"] == "plan")
-    hubspot.add_property(
-        {**plan, "options": [*plan["options"], {"label": "Platinum", "value": "platinum"}]}
-    )
+    add_platinum_plan(hubspot)
 
     (tmp_path / "replay").mkdir()
     config_path = write_config(tmp_path / "replay", config)
@@ -84,6 +85,54 @@ def test_rejected_records_are_sent_again_once_the_cause_is_fixed(hubspot, config
     assert written["plan"] == "platinum"
     assert written["lifetime_value"] == "1234.5"
     assert written["last_login_at"] == "2026-03-01T08:30:00.000Z"
+
+
+def test_with_a_sync_store_a_replayed_reject_is_written_once_and_the_next_run_sends_nothing(
+    hubspot, config, store, tmp_path
+):
+    plans = {1: "pro", 2: "free", 3: "enterprise", 4: "platinum"}
+    rows = [contact(number, plan=plan) for number, plan in plans.items()]
+    fields = {**PLAN_FIELDS, "first_name": {"type": ["string", "null"]}}
+    text = lines([schema(properties=fields), *map(record, rows), state({"n": 4})])
+    settings = sync(config, store, rejects_path="rejects.jsonl", max_rejects=1)
+
+    first = run_target(tmp_path, settings, text)
+    add_platinum_plan(hubspot)
+    (tmp_path / "rejects.jsonl").rename(tmp_path / "rejects-1.jsonl")
+    # The README's command, with the installed console scripts.
+    replayed = subprocess.run(
+        [
+            "bash",
+            "-o",
+            "pipefail",
+            "-c",
+            "target-hubspot-contacts-replay rejects-1.jsonl "
+            "| target-hubspot-contacts --config config.json",
+        ],
+        cwd=tmp_path,
+        env=clean_env(PATH=f"{INSTALLED}:{os.environ['PATH']}"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    calls_before_rerun = batch_calls(hubspot)
+    rerun = run_target(tmp_path, settings, text)
+
+    assert first.returncode == 0, first.stderr
+    assert "3 created, 0 updated, 0 unchanged" in first.stderr
+    assert "1 rejected;" in first.stderr
+    assert replayed.returncode == 0, replayed.stderr
+    assert "Replayed 1 rejected record(s)." in replayed.stderr
+    assert "1 created, 0 updated, 0 unchanged" in replayed.stderr
+    assert "0 rejected;" in replayed.stderr
+    assert hubspot.contact(email=rows[3]["email"])["properties"]["plan"] == "platinum"
+    assert rerun.returncode == 0, rerun.stderr
+    assert "0 created, 0 updated, 4 unchanged" in rerun.stderr
+    assert "0 rejected;" in rerun.stderr
+    assert batch_calls(hubspot) == calls_before_rerun
+    assert set(store.rows()) == {row["email"] for row in rows}
+    assert not (tmp_path / "rejects.jsonl").exists()
 
 
 def test_replay_prints_each_streams_schema_then_its_records_in_file_order(config, tmp_path):
