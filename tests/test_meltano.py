@@ -7,9 +7,11 @@ import json
 import os
 import pathlib
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 import typing as t
 
 import pytest
@@ -194,3 +196,88 @@ def test_a_setting_misspelled_through_meltano_stops_the_run_naming_the_right_one
 
     assert result.returncode != 0
     assert "Unknown setting `write_mod`: did you mean `write_mode`?" in result.stderr
+
+
+# --- the loader block the README tells users to paste -----------------------------------------
+
+# The demo's extractor, for `meltano run` (the README's steps run `tap-postgres`).
+TAP_JSONL = """\
+  extractors:
+  - name: tap-jsonl
+    namespace: tap_jsonl
+    pip_url: tap-jsonl==0.3.1
+    executable: tap-jsonl
+    capabilities: [catalog, discover, state]
+    config: {path: people.jsonl, stream_name: people, primary_keys: [email]}
+"""
+
+
+def readme_code_after(marker: str) -> str:
+    """The README's first code block after the text `marker`, dedented."""
+    readme = (REPO / "README.md").read_text()
+    found = re.search(re.escape(marker) + r".*?```\w*\n(.*?)\n\s*```", readme, re.DOTALL)
+    assert found, f"no code block after {marker!r} in README.md"
+    return textwrap.dedent(found[1])
+
+
+def readme_steps() -> tuple[str, list[str], str, str]:
+    """The README's Meltano steps: the loader block to paste, the `meltano config set`
+    commands, the command of a run, and the one that turns the dry run off."""
+    loader = readme_code_after("Or paste the loader in")
+    settings = [
+        line
+        for line in readme_code_after("Set the token as a secret").splitlines()
+        if line.startswith("meltano config set")
+    ]
+    readme = (REPO / "README.md").read_text()
+    run = re.search(r"`(meltano run tap-postgres target-hubspot-contacts)`", readme)
+    unset = re.search(r"`(meltano config unset target-hubspot-contacts dry_run)`", readme)
+    assert run, "README.md no longer says how to run it"
+    assert unset, "README.md no longer says how to turn the dry run off"
+    return loader, settings, run[1], unset[1]
+
+
+def run_step(project: pathlib.Path, command: str, env: dict) -> subprocess.CompletedProcess[str]:
+    """One README command (`meltano ...`), with the test's extractor for `tap-postgres`."""
+    args = shlex.split(command.replace("tap-postgres", "tap-jsonl"))
+    assert args[0] == "meltano"
+    done = meltano(project, *args[1:], env=env)
+    assert done.returncode == 0, f"{command}:\n{done.stderr[-3000:]}"
+    return done
+
+
+def test_the_loader_block_in_the_readme_pasted_into_a_new_project_follows_its_steps(tmp_path):
+    loader, settings, run, unset = readme_steps()
+    git_url = "git+https://<git host>/<owner>/target-hubspot-contacts.git@<tag>"
+    assert f"pip_url: {git_url}" in loader
+    env = clean_env(
+        PATH=f"{MELTANO.parent}:{os.environ['PATH']}", MELTANO_SEND_ANONYMOUS_USAGE_STATS="false"
+    )
+    created = meltano(tmp_path, "init", "my-project", "--no-usage-stats", env=env)
+    assert created.returncode == 0, created.stderr[-3000:]
+    project = tmp_path / "my-project"
+    pasted = textwrap.indent(loader.replace(git_url, str(REPO)), "  ")
+    with (project / "meltano.yml").open("a") as meltano_yml:
+        meltano_yml.write(f"plugins:\n{TAP_JSONL}  loaders:\n{pasted}\n")
+    people = [{"email": "ada@example.com", "first_name": "Ada"}, {"email": "bob@example.com"}]
+    (project / "people.jsonl").write_text("".join(json.dumps(p) + "\n" for p in people))
+
+    run_step(project, "meltano install", env)
+    with local_hubspot(access_token=DEMO_TOKEN) as hubspot:
+        for command in settings:
+            run_step(project, command.replace("<service key or token>", DEMO_TOKEN), env)
+        # Not a README step: the README leaves `api_url` at HubSpot's.
+        run_step(project, f"meltano config set target-hubspot-contacts api_url {hubspot.url}", env)
+        dry_run = run_step(project, run, env)
+        contacts_after_dry_run = hubspot.contacts
+        run_step(project, unset, env)
+        real_run = run_step(project, run, env)
+        contacts = hubspot.contacts
+
+    assert "Dry run, nothing written. HubSpot contacts: 2 would be created" in dry_run.stderr
+    assert contacts_after_dry_run == []
+    assert "HubSpot contacts: 2 created" in real_run.stderr
+    assert sorted(c["properties"]["email"] for c in contacts) == [p["email"] for p in people]
+    assert hubspot.contact(email="ada@example.com")["properties"]["firstname"] == "Ada"
+    assert DEMO_TOKEN in (project / ".env").read_text()
+    assert DEMO_TOKEN not in (project / "meltano.yml").read_text()
