@@ -102,9 +102,11 @@ def test_the_progress_line_says_when_calls_wait_for_the_rate_window(tmp_path):
     assert any(match["used"] == "2" for match in found)
 
 
-def test_while_a_429s_retry_after_holds_calls_the_progress_line_says_how_long_more(tmp_path):
+def progress_through_a_429(tmp_path, headers: dict[str, str]) -> list[re.Match]:
+    """The progress lines of a run whose first upsert hears a 429 with these headers, from a
+    server with a 2 s window of 10 calls."""
     with local_hubspot(rate_limit=10, interval_ms=2000) as hubspot:
-        hubspot.inject("/batch/upsert", status=429, headers={"Retry-After": "2"})
+        hubspot.inject("/batch/upsert", status=429, headers=headers)
         config = {
             "access_token": TOKEN,
             "api_url": hubspot.url,
@@ -117,10 +119,14 @@ def test_while_a_429s_retry_after_holds_calls_the_progress_line_says_how_long_mo
         )
 
     assert result.returncode == 0, result.stderr
+    return progress_lines(result.stderr)
+
+
+def test_while_a_429s_retry_after_holds_calls_the_progress_line_says_how_long_more(tmp_path):
+    found = progress_through_a_429(tmp_path, {"Retry-After": "2"})
+
     paused = [
-        float(found["paused"])
-        for match in progress_lines(result.stderr)
-        if (found := re.fullmatch(PAUSED, match["wait"]))
+        float(pause["paused"]) for match in found if (pause := re.fullmatch(PAUSED, match["wait"]))
     ]
     assert paused, "a line while the 429's 2 s pause held the calls"
     assert all(0 < seconds <= 2 for seconds in paused)
@@ -128,25 +134,9 @@ def test_while_a_429s_retry_after_holds_calls_the_progress_line_says_how_long_mo
 
 
 def test_after_a_429_the_progress_line_shows_the_window_filled_by_the_apps_other_work(tmp_path):
-    with local_hubspot(rate_limit=10, interval_ms=2000) as hubspot:
-        hubspot.inject("/batch/upsert", status=429)  # no Retry-After: the window is full
-        config = {
-            "access_token": TOKEN,
-            "api_url": hubspot.url,
-            "progress_interval": 0.1,
-            "batch_size_rows": 1,
-        }
+    found = progress_through_a_429(tmp_path, {})  # no Retry-After: the window is full
 
-        result = run_target(
-            tmp_path, config, lines([schema(), *map(record, map(contact, range(3)))])
-        )
-
-    assert result.returncode == 0, result.stderr
-    held = [
-        match
-        for match in progress_lines(result.stderr)
-        if match["others"] and match["wait"] == "waiting for room now"
-    ]
+    held = [m for m in found if m["others"] and m["wait"] == "waiting for room now"]
     assert held, "a line while calls waited for the window the 429 showed full"
     in_use = [int(match["used"]) + int(match["others"]) for match in held]
     assert max(in_use) == 10, held  # full, as the 429 said: never more than full
