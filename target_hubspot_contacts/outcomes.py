@@ -53,6 +53,13 @@ class Reason:
     correlation_id: str | None = None
     problems: tuple[Problem, ...] = ()
 
+    @classmethod
+    def of_record(cls, code: str, message: str, summary: str) -> Reason:
+        """A local reason about the whole record, not one value: `summary` says it without
+        values."""
+        problem = Problem(code=code, property=None, message=message, summary=summary)
+        return cls(source="local", message=message, code=code, problems=(problem,))
+
     def as_dict(self) -> dict:
         """The reason without empty parts, for the rejects file."""
         parts = {

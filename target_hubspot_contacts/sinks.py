@@ -180,8 +180,7 @@ def _violation(what: str, detail: str) -> tuple[str, str]:
 
 def _invalid_record_reason(message: str, summary: str) -> Reason:
     """The reason for a record that breaks its stream's schema."""
-    problem = Problem(code="INVALID_RECORD", property=None, message=message, summary=summary)
-    return Reason(source="local", message=message, code="INVALID_RECORD", problems=(problem,))
+    return Reason.of_record("INVALID_RECORD", message, summary)
 
 
 def _local_reason(rejection: RecordRejected) -> Reason:

@@ -9,7 +9,7 @@ import typing as t
 from singer_sdk.exceptions import MapExpressionError, StreamMapConfigError
 
 from target_hubspot_contacts.logvalues import NOT_SHOWN
-from target_hubspot_contacts.outcomes import Problem, Reason
+from target_hubspot_contacts.outcomes import Reason
 
 if t.TYPE_CHECKING:
     from singer_sdk.mapper import PluginMapper, StreamMap
@@ -59,8 +59,7 @@ def map_failure_reason(stream: str, alias: str, error: Exception) -> Reason:
     where = f"`stream_maps` failed on this record of stream '{stream}'{onto}"
     message = f"{where}: {_error_text(error)}"
     summary = f"{where}: {_value_free_error_text(error)}"
-    problem = Problem(code=STREAM_MAP_FAILED, property=None, message=message, summary=summary)
-    return Reason(source="local", message=message, code=STREAM_MAP_FAILED, problems=(problem,))
+    return Reason.of_record(STREAM_MAP_FAILED, message, summary)
 
 
 def _error_text(error: BaseException) -> str:
